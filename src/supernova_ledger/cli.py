@@ -1,0 +1,256 @@
+"""``supernova-ledger``: the command line (SPEC §9), thin over :class:`Ledger`.
+
+Exit codes: 0 ok; 1 verify found a problem; 2 unusable arguments, an
+unreachable store or an unreadable file (one line on stderr, nothing
+written); 3 ingest rejected something.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from typing import IO, Any, BinaryIO, Final
+
+from .errors import SupernovaError
+from .events import canonical_json
+from .ledger import Ledger, resolve_store_url
+
+__all__ = ["main"]
+
+PROG: Final = "supernova-ledger"
+INGEST_BATCH: Final = 5_000
+EXIT_OK, EXIT_VERIFY_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+
+
+class _Usage(Exception):
+    """An unusable argument, store or file: exit 2 with one line."""
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _nonnegative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 0")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="A deterministic, auditable commission ledger.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    store_help = "store URL: sqlite:///PATH, postgresql://…, memory: (default $SUPERNOVA_STORE or sqlite:///supernova.db)"
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--store", metavar="URL", help=store_help)
+        return sub
+
+    ingest = command("ingest", "append JSON Lines events from files (- = stdin)")
+    ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest.add_argument("--rejects", metavar="PATH", help="write one JSON line per rejection here")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar even on a terminal")
+
+    report = command("report", "print the report (SPEC §8)")
+    report.add_argument("--period", metavar="YYYY-MM[-DD]", help="scope order figures to a month or day")
+    report.add_argument("--top", type=_nonnegative, metavar="K", help="keep the first K of the ranking")
+    report.add_argument("--until", type=_nonnegative, metavar="N", help="the state after the first N events")
+    report.add_argument("--format", choices=("json", "table"), default="json", help="json (default) or table")
+
+    command("export", "print the log as canonical JSON Lines")
+    command("verify", "replay the store and check the log head")
+
+    simulate = commands.add_parser("simulate", help="write a seeded, realistic programme as JSON Lines")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--promoters", type=_nonnegative, default=300)
+    simulate.add_argument("--days", type=_nonnegative, default=30)
+    simulate.add_argument("--out", metavar="FILE", default="-", help="output file (default - = stdout)")
+
+    demo = command("demo", "simulate a programme into the store and show it")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--promoters", type=_nonnegative, default=None)
+    demo.add_argument("--days", type=_nonnegative, default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(_COMMANDS[args.command](args))
+    except _Usage as exc:
+        return _fail(str(exc))
+    except SupernovaError as exc:
+        return _fail(exc.message)
+    except BrokenPipeError:  # e.g. `export | head`
+        return EXIT_OK
+
+
+def _open(args: argparse.Namespace) -> Ledger:
+    return Ledger.open(resolve_store_url(args.store))
+
+
+# -- ingest -------------------------------------------------------------------
+
+
+def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            yield number, line.rstrip(b"\r\n")
+
+
+def _open_inputs(stack: ExitStack, files: Sequence[str]) -> list[BinaryIO]:
+    streams: list[BinaryIO] = []
+    for name in files:
+        if name == "-":
+            streams.append(sys.stdin.buffer)
+            continue
+        try:
+            streams.append(stack.enter_context(open(name, "rb")))
+        except OSError as exc:
+            raise _Usage(f"cannot read {name}: {exc.strerror}") from None
+    return streams
+
+
+def _check_writable(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.access(folder, os.W_OK) or (
+        os.path.exists(path) and not os.access(path, os.W_OK)
+    ):
+        raise _Usage(f"cannot write {path}")
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    with ExitStack() as stack:
+        streams = _open_inputs(stack, args.files)
+        if args.rejects:
+            _check_writable(args.rejects)
+        ledger = stack.enter_context(_open(args))
+        rejects: IO[bytes] | None = None
+        if args.rejects:
+            try:
+                rejects = stack.enter_context(open(args.rejects, "wb"))
+            except OSError as exc:
+                raise _Usage(f"cannot write {args.rejects}: {exc.strerror}") from None
+        progress = _progress(args, stack)
+        for stream in streams:
+            batch: list[tuple[int, bytes]] = []
+            for item in _physical_lines(stream):
+                batch.append(item)
+                if len(batch) == INGEST_BATCH:
+                    _ingest_batch(ledger, batch, counts, rejects, progress)
+                    batch = []
+            if batch:
+                _ingest_batch(ledger, batch, counts, rejects, progress)
+    sys.stdout.buffer.write(canonical_json(counts) + b"\n")
+    sys.stdout.flush()
+    return EXIT_REJECTED if counts["rejected"] else EXIT_OK
+
+
+def _ingest_batch(
+    ledger: Ledger, batch: list[tuple[int, bytes]], counts: dict[str, int], rejects: IO[bytes] | None, progress: Any
+) -> None:
+    outcomes = ledger.append_batch([raw for _, raw in batch])
+    for (number, _raw), outcome in zip(batch, outcomes, strict=True):
+        if outcome.status == "accepted":
+            counts["accepted"] += 1
+        elif outcome.status == "duplicate":
+            counts["duplicates"] += 1
+        else:
+            counts["rejected"] += 1
+            if rejects is not None:
+                line = {"line": number, "id": outcome.id, "code": outcome.code, "message": outcome.message}
+                rejects.write(canonical_json(line) + b"\n")
+    if progress is not None:
+        progress.advance(len(batch))
+
+
+def _progress(args: argparse.Namespace, stack: ExitStack) -> Any:
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        return None
+    try:
+        from .progress import Progress
+    except ImportError:  # pragma: no cover - progress is optional sugar
+        return None
+    bar = Progress(None, "ingest")
+    stack.callback(bar.close)
+    return bar
+
+
+# -- report, export, verify -----------------------------------------------------
+
+
+def _report(args: argparse.Namespace) -> int:
+    with _open(args) as ledger:
+        report = ledger.report(period=args.period, top=args.top, until=args.until)
+    if args.format == "table":
+        from .tables import render_report
+
+        sys.stdout.write(render_report(report) + "\n")
+    else:
+        sys.stdout.buffer.write(canonical_json(report) + b"\n")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    out = sys.stdout.buffer
+    with _open(args) as ledger:
+        for line in ledger.export():
+            out.write(line + b"\n")
+    out.flush()
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    with _open(args) as ledger:
+        result = ledger.verify()
+    print(result.describe(), file=sys.stdout if result.ok else sys.stderr)
+    return EXIT_OK if result.ok else EXIT_VERIFY_FAILED
+
+
+# -- simulate, demo --------------------------------------------------------------
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulate import generate, write_jsonl
+
+    events = generate(args.seed, promoters=args.promoters, days=args.days)
+    if args.out == "-":
+        write_jsonl(events, sys.stdout)
+    else:
+        try:
+            write_jsonl(events, args.out)
+        except OSError as exc:
+            raise _Usage(f"cannot write {args.out}: {exc.strerror}") from None
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    options: dict[str, Any] = {"seed": args.seed}
+    if args.promoters is not None:
+        options["promoters"] = args.promoters
+    if args.days is not None:
+        options["days"] = args.days
+    exit_code: int = run_demo(resolve_store_url(args.store), **options)
+    return exit_code
+
+
+_COMMANDS: Final = {
+    "ingest": _ingest,
+    "report": _report,
+    "export": _export,
+    "verify": _verify,
+    "simulate": _simulate,
+    "demo": _demo,
+}

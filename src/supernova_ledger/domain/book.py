@@ -1,0 +1,512 @@
+"""The fold: one pure state machine that decides and applies events (SPEC §2–6).
+
+``Book.submit(event)`` gives exactly one :class:`Outcome` per event —
+``accepted``, ``duplicate`` or ``rejected`` with a code — and changes state
+only when it accepts. Each handler runs the type's checks in SPEC order and
+returns the first failure, or applies the effects and returns ``None``.
+No I/O, no clock, no randomness: the same events give the same state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from ..errors import CorruptLog, invariant
+from ..events import (
+    Event,
+    GroupClosed,
+    GroupOpened,
+    MemberJoined,
+    MemberLeft,
+    OrderCompleted,
+    OrderPlaced,
+    OrderRefunded,
+    PayoutFailed,
+    PayoutRequested,
+    PayoutSettled,
+    ProductPushed,
+    PromoterJoined,
+    PromoterQualified,
+    PromoterReinstated,
+    PromoterSuspended,
+    RulesAdopted,
+    SettlementRun,
+    canonical,
+    timestamp_us,
+)
+from ..rules import DEFAULT_RULES, Rules, zone
+from .codes import Code
+from .state import LINE_PAID, LINE_RATE1, LINE_RATE2, LINE_REFUNDED, Group, Order, Payout, Promoter
+
+__all__ = ["Book", "Outcome", "GENESIS_HEAD", "chain"]
+
+GENESIS_HEAD: Final = "0" * 64
+_US_PER_DAY: Final = 86_400 * 1_000_000
+_DIGEST_BYTES: Final = 16
+
+Status = Literal["accepted", "duplicate", "rejected"]
+Rejection = tuple[Code, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of appending one event."""
+
+    status: Status
+    id: str | None = None
+    position: int | None = None  #: where it stands in the log (accepted or duplicate)
+    code: str | None = None  #: the rejection code (rejected only)
+    message: str | None = None  #: what was wrong, naming the field (rejected only)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "id": self.id,
+            "position": self.position,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+def chain(head: str, event_json: bytes) -> str:
+    """One step of the log-head hash chain (SPEC §7)."""
+    return hashlib.sha256(head.encode("ascii") + b"\n" + event_json).hexdigest()
+
+
+def _local_date(at: str, rules_zone: Any) -> str:
+    return datetime.fromisoformat(at).astimezone(rules_zone).date().isoformat()
+
+
+class Book:
+    """The state of the ledger after the events it has accepted."""
+
+    def __init__(self) -> None:
+        self.rules: Rules = DEFAULT_RULES
+        self._zone = zone(DEFAULT_RULES.timezone)
+        self.position = 0
+        self.head = GENESIS_HEAD
+        self.promoters: dict[str, Promoter] = {}
+        self.groups: dict[str, Group] = {}
+        self.orders: dict[str, Order] = {}
+        self.payouts: dict[str, Payout] = {}
+        #: customer -> (promoter, expiry in µs since the epoch)
+        self.bindings: dict[str, tuple[str, int]] = {}
+        #: groups ever opened per city tier (index 1..5)
+        self.tier_groups = [0, 0, 0, 0, 0, 0]
+        self._ids: dict[str, int] = {}
+        self._digests = bytearray()  # 16 bytes of blake2b(canonical) per position
+        self._due: list[tuple[int, str]] = []  # (completed µs, order id), completed and unsettled
+        self._handlers: dict[type, Callable[[Any], Rejection | None]] = {
+            RulesAdopted: self._rules_adopted,
+            PromoterJoined: self._promoter_joined,
+            PromoterQualified: self._promoter_qualified,
+            PromoterSuspended: self._promoter_suspended,
+            PromoterReinstated: self._promoter_reinstated,
+            GroupOpened: self._group_opened,
+            GroupClosed: self._group_closed,
+            MemberJoined: self._member_joined,
+            MemberLeft: self._member_left,
+            ProductPushed: self._product_pushed,
+            OrderPlaced: self._order_placed,
+            OrderCompleted: self._order_completed,
+            OrderRefunded: self._order_refunded,
+            SettlementRun: self._settlement_run,
+            PayoutRequested: self._payout_requested,
+            PayoutSettled: self._payout_settled,
+            PayoutFailed: self._payout_failed,
+        }
+
+    # -- the entry points ---------------------------------------------------
+
+    def submit(self, event: Event, event_json: bytes | None = None) -> tuple[Outcome, bytes | None]:
+        """Decide one decoded event; apply it when accepted.
+
+        Returns the outcome and, when accepted, the canonical JSON to store."""
+        data = canonical(event) if event_json is None else event_json
+        digest = hashlib.blake2b(data, digest_size=_DIGEST_BYTES).digest()
+        seen = self._ids.get(event.id)
+        if seen is not None:
+            start = (seen - 1) * _DIGEST_BYTES
+            if self._digests[start : start + _DIGEST_BYTES] == digest:
+                return Outcome("duplicate", event.id, seen), None
+            return (
+                Outcome(
+                    "rejected", event.id, None, Code.DUPLICATE_EVENT_ID,
+                    f"id: {event.id!r} was accepted at position {seen} with different content",
+                ),
+                None,
+            )
+        rejection = self._handlers[type(event)](event)
+        if rejection is not None:
+            return Outcome("rejected", event.id, None, rejection[0].value, rejection[1]), None
+        self.position += 1
+        self.head = chain(self.head, data)
+        self._ids[event.id] = self.position
+        self._digests += digest
+        return Outcome("accepted", event.id, self.position), data
+
+    def replay(self, event: Event, event_json: bytes) -> None:
+        """Fold a stored event; a stored event that is not accepted means a corrupt log."""
+        outcome, _ = self.submit(event, event_json)
+        if outcome.status != "accepted":
+            raise CorruptLog(
+                f"position {self.position + 1}: stored event {event.id!r} replays as "
+                f"{outcome.status} {outcome.code or ''}".rstrip()
+            )
+
+    # -- money helpers --------------------------------------------------------
+
+    @staticmethod
+    def _check_balances(promoter: Promoter) -> None:
+        invariant(
+            promoter.pending_fen + promoter.available_fen + promoter.in_payout_fen + promoter.paid_out_fen
+            == promoter.level1_fen + promoter.level2_fen,
+            f"promoter {promoter.promoter_id!r}: balances do not sum to earned commission",
+        )
+        invariant(
+            promoter.pending_fen >= 0 and promoter.in_payout_fen >= 0 and promoter.paid_out_fen >= 0
+            and promoter.level1_fen >= 0 and promoter.level2_fen >= 0,
+            f"promoter {promoter.promoter_id!r}: a balance that cannot be negative is negative",
+        )
+
+    def _touch(self, customer_id: str, promoter_id: str, at_us: int) -> None:
+        binding = self.bindings.get(customer_id)
+        if binding is None or at_us >= binding[1] or binding[0] == promoter_id:
+            self.bindings[customer_id] = (promoter_id, at_us + self.rules.binding_days * _US_PER_DAY)
+
+    # -- handlers: checks in SPEC order, then effects --------------------------
+
+    def _rules_adopted(self, event: RulesAdopted) -> Rejection | None:
+        self.rules = Rules.model_validate(event.rules)
+        self._zone = zone(self.rules.timezone)
+        return None
+
+    def _promoter_joined(self, event: PromoterJoined) -> Rejection | None:
+        if event.promoter_id in self.promoters:
+            return Code.DUPLICATE_PROMOTER, f"promoter_id: {event.promoter_id!r} has already joined"
+        inviter = None
+        if event.inviter_id is not None:
+            inviter = self.promoters.get(event.inviter_id)
+            if inviter is None:
+                return Code.UNKNOWN_PROMOTER, f"inviter_id: {event.inviter_id!r} has not joined"
+        self.promoters[event.promoter_id] = Promoter(
+            event.promoter_id, event.program, event.inviter_id, event.city, event.city_tier
+        )
+        if inviter is not None:
+            inviter.invitees += 1
+        return None
+
+    def _known_promoter(self, promoter_id: str, field: str = "promoter_id") -> Promoter | Rejection:
+        promoter = self.promoters.get(promoter_id)
+        if promoter is None:
+            return Code.UNKNOWN_PROMOTER, f"{field}: {promoter_id!r} has not joined"
+        return promoter
+
+    def _promoter_qualified(self, event: PromoterQualified) -> Rejection | None:
+        promoter = self._known_promoter(event.promoter_id)
+        if isinstance(promoter, tuple):
+            return promoter
+        promoter.qualified = True
+        return None
+
+    def _promoter_suspended(self, event: PromoterSuspended) -> Rejection | None:
+        promoter = self._known_promoter(event.promoter_id)
+        if isinstance(promoter, tuple):
+            return promoter
+        promoter.suspended = True
+        return None
+
+    def _promoter_reinstated(self, event: PromoterReinstated) -> Rejection | None:
+        promoter = self._known_promoter(event.promoter_id)
+        if isinstance(promoter, tuple):
+            return promoter
+        promoter.suspended = False
+        return None
+
+    def _group_opened(self, event: GroupOpened) -> Rejection | None:
+        if event.group_id in self.groups:
+            return Code.DUPLICATE_GROUP, f"group_id: {event.group_id!r} was already opened"
+        owner = self._known_promoter(event.owner_id, "owner_id")
+        if isinstance(owner, tuple):
+            return owner
+        if owner.suspended:
+            return Code.PROMOTER_SUSPENDED, f"owner_id: {event.owner_id!r} is suspended"
+        if not owner.qualified:
+            return Code.PROMOTER_NOT_QUALIFIED, f"owner_id: {event.owner_id!r} has not passed the review"
+        if owner.open_groups >= self.rules.max_groups_per_owner:
+            return (
+                Code.GROUP_LIMIT_EXCEEDED,
+                f"owner_id: {event.owner_id!r} already has {owner.open_groups} open groups "
+                f"(max_groups_per_owner {self.rules.max_groups_per_owner})",
+            )
+        self.groups[event.group_id] = Group(event.group_id, event.owner_id, event.city, event.city_tier)
+        owner.open_groups += 1
+        self.tier_groups[event.city_tier] += 1
+        return None
+
+    def _known_group(self, group_id: str, *, must_be_open: bool) -> Group | Rejection:
+        group = self.groups.get(group_id)
+        if group is None:
+            return Code.UNKNOWN_GROUP, f"group_id: {group_id!r} was never opened"
+        if must_be_open and not group.open:
+            return Code.GROUP_CLOSED, f"group_id: {group_id!r} is closed"
+        return group
+
+    def _group_closed(self, event: GroupClosed) -> Rejection | None:
+        group = self._known_group(event.group_id, must_be_open=True)
+        if isinstance(group, tuple):
+            return group
+        group.open = False
+        self.promoters[group.owner_id].open_groups -= 1
+        return None
+
+    def _member_joined(self, event: MemberJoined) -> Rejection | None:
+        group = self._known_group(event.group_id, must_be_open=True)
+        if isinstance(group, tuple):
+            return group
+        customer = event.customer_id
+        if customer in group.members or customer == group.owner_id:
+            return Code.ALREADY_MEMBER, f"customer_id: {customer!r} is already in group {event.group_id!r}"
+        if event.invited_by != group.owner_id and event.invited_by not in group.members:
+            return (
+                Code.NOT_INVITED,
+                f"invited_by: {event.invited_by!r} is neither the owner nor a member of {event.group_id!r}",
+            )
+        if len(group.members) >= self.rules.max_group_members:
+            return (
+                Code.GROUP_FULL,
+                f"group_id: {event.group_id!r} has {len(group.members)} members "
+                f"(max_group_members {self.rules.max_group_members})",
+            )
+        group.members.add(customer)
+        self._touch(customer, group.owner_id, timestamp_us(event.at))
+        return None
+
+    def _member_left(self, event: MemberLeft) -> Rejection | None:
+        group = self._known_group(event.group_id, must_be_open=False)
+        if isinstance(group, tuple):
+            return group
+        if event.customer_id not in group.members:
+            return Code.NOT_MEMBER, f"customer_id: {event.customer_id!r} is not a member of {event.group_id!r}"
+        group.members.discard(event.customer_id)
+        return None
+
+    def _product_pushed(self, event: ProductPushed) -> Rejection | None:
+        group = self._known_group(event.group_id, must_be_open=True)
+        if isinstance(group, tuple):
+            return group
+        day = _local_date(event.at, self._zone)
+        pushed = group.pushes_by_day.get(day, 0)
+        if pushed >= self.rules.max_daily_pushes:
+            return (
+                Code.PUSH_QUOTA_EXCEEDED,
+                f"group_id: {event.group_id!r} already has {pushed} pushes on {day} "
+                f"(max_daily_pushes {self.rules.max_daily_pushes})",
+            )
+        group.pushes_by_day[day] = pushed + 1
+        group.pushes += 1
+        return None
+
+    def _order_placed(self, event: OrderPlaced) -> Rejection | None:
+        if event.order_id in self.orders:
+            return Code.DUPLICATE_ORDER, f"order_id: {event.order_id!r} was already placed"
+        group = None
+        if event.group_id is not None:
+            group = self.groups.get(event.group_id)
+            if group is None:
+                return Code.UNKNOWN_GROUP, f"group_id: {event.group_id!r} was never opened"
+        if event.promoter_id is not None and event.promoter_id not in self.promoters:
+            return Code.UNKNOWN_PROMOTER, f"promoter_id: {event.promoter_id!r} has not joined"
+
+        rules = self.rules
+        customer = event.customer_id
+        at_us = timestamp_us(event.at)
+        link = event.promoter_id if event.promoter_id is not None else (group.owner_id if group else None)
+        l1 = link
+        if rules.attribution == "protected_binding":
+            binding = self.bindings.get(customer)
+            if binding is not None and at_us < binding[1]:
+                l1 = binding[0]
+        if link is not None:
+            self._touch(customer, link, at_us)
+        level1 = self.promoters[l1] if l1 is not None else None
+        level2 = self.promoters[level1.inviter_id] if level1 and level1.inviter_id is not None else None
+        if level1 is None or (customer == l1 and not rules.self_purchase_commission):
+            ben1 = ben2 = None
+        else:
+            ben1 = None if level1.suspended else level1
+            ben2 = None if level2 is None or level2.suspended else level2
+
+        lines: dict[str, list[int]] = {}
+        paid_fen = comm1 = comm2 = 0
+        for line in event.lines:
+            rate1, rate2 = rules.rates_for(line.category)
+            lines[line.sku] = [line.paid_fen, 0, rate1, rate2]
+            paid_fen += line.paid_fen
+            comm1 += line.paid_fen * rate1 // 10_000
+            comm2 += line.paid_fen * rate2 // 10_000
+        order = Order(
+            event.order_id, customer, event.group_id, l1,
+            ben1.promoter_id if ben1 else None, ben2.promoter_id if ben2 else None,
+            _local_date(event.at, self._zone), lines,
+        )
+        order.paid_fen = paid_fen
+        self.orders[event.order_id] = order
+        if ben1 is not None:
+            order.comm1_fen = comm1
+            ben1.pending_fen += comm1
+            ben1.level1_fen += comm1
+            self._check_balances(ben1)
+        if ben2 is not None:
+            order.comm2_fen = comm2
+            ben2.pending_fen += comm2
+            ben2.level2_fen += comm2
+            self._check_balances(ben2)
+        if group is not None:
+            group.orders += 1
+            group.buyers.add(customer)
+            group.gross_fen += paid_fen
+        if level1 is not None:
+            level1.orders += 1
+            level1.net_gmv_fen += paid_fen
+        return None
+
+    def _known_order(self, order_id: str) -> Order | Rejection:
+        order = self.orders.get(order_id)
+        if order is None:
+            return Code.UNKNOWN_ORDER, f"order_id: {order_id!r} was never placed"
+        return order
+
+    def _order_completed(self, event: OrderCompleted) -> Rejection | None:
+        order = self._known_order(event.order_id)
+        if isinstance(order, tuple):
+            return order
+        if order.completed_us is not None:
+            return Code.ORDER_ALREADY_COMPLETED, f"order_id: {event.order_id!r} is already completed"
+        order.completed_us = timestamp_us(event.at)
+        heapq.heappush(self._due, (order.completed_us, order.order_id))
+        return None
+
+    def _order_refunded(self, event: OrderRefunded) -> Rejection | None:
+        order = self._known_order(event.order_id)
+        if isinstance(order, tuple):
+            return order
+        for index, refund in enumerate(event.lines):
+            if refund.sku not in order.lines:
+                return Code.UNKNOWN_LINE, f"lines[{index}].sku: {refund.sku!r} is not a line of {event.order_id!r}"
+        for index, refund in enumerate(event.lines):
+            line = order.lines[refund.sku]
+            if line[LINE_REFUNDED] + refund.amount_fen > line[LINE_PAID]:
+                return (
+                    Code.REFUND_EXCEEDS_PAID,
+                    f"lines[{index}].amount_fen: {refund.amount_fen} would refund more than the "
+                    f"{line[LINE_PAID] - line[LINE_REFUNDED]} fen left on {refund.sku!r}",
+                )
+        drop1 = drop2 = refunded_fen = 0
+        for refund in event.lines:
+            line = order.lines[refund.sku]
+            before = line[LINE_PAID] - line[LINE_REFUNDED]
+            after = before - refund.amount_fen
+            line[LINE_REFUNDED] += refund.amount_fen
+            refunded_fen += refund.amount_fen
+            drop1 += before * line[LINE_RATE1] // 10_000 - after * line[LINE_RATE1] // 10_000
+            drop2 += before * line[LINE_RATE2] // 10_000 - after * line[LINE_RATE2] // 10_000
+        order.refunded_fen += refunded_fen
+        if order.ben1 is not None:
+            self._claw_back(self.promoters[order.ben1], drop1, order.settled, level=1)
+            order.comm1_fen -= drop1
+        if order.ben2 is not None:
+            self._claw_back(self.promoters[order.ben2], drop2, order.settled, level=2)
+            order.comm2_fen -= drop2
+        if order.group_id is not None:
+            self.groups[order.group_id].refunded_fen += refunded_fen
+        if order.l1 is not None:
+            self.promoters[order.l1].net_gmv_fen -= refunded_fen
+        return None
+
+    def _claw_back(self, promoter: Promoter, amount_fen: int, settled: bool, *, level: int) -> None:
+        if level == 1:
+            promoter.level1_fen -= amount_fen
+        else:
+            promoter.level2_fen -= amount_fen
+        if settled:
+            promoter.available_fen -= amount_fen
+        else:
+            promoter.pending_fen -= amount_fen
+        self._check_balances(promoter)
+
+    def _settlement_run(self, event: SettlementRun) -> Rejection | None:
+        cutoff_us = timestamp_us(event.as_of) - self.rules.settle_after_days * _US_PER_DAY
+        due = self._due
+        while due and due[0][0] <= cutoff_us:
+            _, order_id = heapq.heappop(due)
+            order = self.orders[order_id]
+            order.settled = True
+            for promoter_id, amount_fen in ((order.ben1, order.comm1_fen), (order.ben2, order.comm2_fen)):
+                if promoter_id is not None:
+                    promoter = self.promoters[promoter_id]
+                    promoter.pending_fen -= amount_fen
+                    promoter.available_fen += amount_fen
+                    self._check_balances(promoter)
+        return None
+
+    def _payout_requested(self, event: PayoutRequested) -> Rejection | None:
+        if event.payout_id in self.payouts:
+            return Code.DUPLICATE_PAYOUT, f"payout_id: {event.payout_id!r} was already requested"
+        promoter = self._known_promoter(event.promoter_id)
+        if isinstance(promoter, tuple):
+            return promoter
+        if event.amount_fen < self.rules.min_payout_fen:
+            return (
+                Code.BELOW_MINIMUM_PAYOUT,
+                f"amount_fen: {event.amount_fen} is below min_payout_fen {self.rules.min_payout_fen}",
+            )
+        if event.amount_fen > promoter.available_fen:
+            return (
+                Code.INSUFFICIENT_BALANCE,
+                f"amount_fen: {event.amount_fen} exceeds the available {promoter.available_fen} fen",
+            )
+        self.payouts[event.payout_id] = Payout(event.payout_id, event.promoter_id, event.amount_fen)
+        promoter.available_fen -= event.amount_fen
+        promoter.in_payout_fen += event.amount_fen
+        self._check_balances(promoter)
+        return None
+
+    def _open_payout(self, payout_id: str) -> Payout | Rejection:
+        payout = self.payouts.get(payout_id)
+        if payout is None:
+            return Code.UNKNOWN_PAYOUT, f"payout_id: {payout_id!r} was never requested"
+        if payout.finished:
+            return Code.PAYOUT_ALREADY_FINISHED, f"payout_id: {payout_id!r} has already settled or failed"
+        return payout
+
+    def _payout_settled(self, event: PayoutSettled) -> Rejection | None:
+        payout = self._open_payout(event.payout_id)
+        if isinstance(payout, tuple):
+            return payout
+        payout.finished = True
+        promoter = self.promoters[payout.promoter_id]
+        promoter.in_payout_fen -= payout.amount_fen
+        promoter.paid_out_fen += payout.amount_fen
+        self._check_balances(promoter)
+        return None
+
+    def _payout_failed(self, event: PayoutFailed) -> Rejection | None:
+        payout = self._open_payout(event.payout_id)
+        if isinstance(payout, tuple):
+            return payout
+        payout.finished = True
+        promoter = self.promoters[payout.promoter_id]
+        promoter.in_payout_fen -= payout.amount_fen
+        promoter.available_fen += payout.amount_fen
+        self._check_balances(promoter)
+        return None

@@ -1,0 +1,360 @@
+"""The 17 event types of SPEC §3 as msgspec Structs, decoding and canonical form.
+
+Every event decodes strictly: unknown fields, wrong types, out-of-range values
+and timestamps without an offset fail at decode time with the path of the
+field. A decoded event is already *canonical*: its timestamps are rewritten to
+the UTC form of SPEC §7 and a ``RulesAdopted`` carries the full rule set after
+defaults, so ``canonical(event)`` is a single sorted-key encode.
+
+Schema evolution: a new field gets a default, a field's type never changes,
+a name is never reused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Final, Literal, TypeAlias
+
+import msgspec
+from msgspec import Meta, Struct
+from msgspec.structs import force_setattr
+
+from .rules import RulesError, normalize_rules
+
+__all__ = [
+    "Event",
+    "EVENT_TYPES",
+    "RulesAdopted",
+    "PromoterJoined",
+    "PromoterQualified",
+    "PromoterSuspended",
+    "PromoterReinstated",
+    "GroupOpened",
+    "GroupClosed",
+    "MemberJoined",
+    "MemberLeft",
+    "ProductPushed",
+    "OrderLine",
+    "OrderPlaced",
+    "OrderCompleted",
+    "RefundLine",
+    "OrderRefunded",
+    "SettlementRun",
+    "PayoutRequested",
+    "PayoutSettled",
+    "PayoutFailed",
+    "DecodeFailure",
+    "decode_event",
+    "coerce_event",
+    "canonical",
+    "canonical_json",
+    "timestamp_us",
+    "readable_id",
+    "MAX_LINE_BYTES",
+]
+
+#: A longer line cannot be a valid event (200 lines of 128-char strings fit well below).
+MAX_LINE_BYTES: Final = 1 << 20
+
+Id = Annotated[str, Meta(min_length=1, max_length=128)]
+Reason = Annotated[str, Meta(max_length=500)]
+_TS_PATTERN = (
+    r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})\Z"
+)
+Timestamp = Annotated[str, Meta(pattern=_TS_PATTERN)]
+PositiveFen = Annotated[int, Meta(ge=1, le=10**12)]
+PaidFen = Annotated[int, Meta(ge=0, le=10**12)]
+Quantity = Annotated[int, Meta(ge=1, le=10**6)]
+CityTier = Annotated[int, Meta(ge=1, le=5)]
+Program = Literal["fenxiang", "cloud_store", "jing_xiaoge", "jing_xiaofu", "jing_xiaojia"]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US: Final = timedelta(microseconds=1)
+# Instants are kept where every time zone can still name their local date.
+_MIN_INSTANT: Final = datetime(1, 1, 2, tzinfo=timezone.utc)
+_MAX_INSTANT: Final = datetime(9999, 12, 31, tzinfo=timezone.utc)
+
+
+def _canonical_timestamp(field: str, text: str) -> str:
+    """Validate an RFC 3339 timestamp (shape checked by the pattern) and return its UTC form."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{field}: {text!r} is not a valid date-time") from None
+    if not _MIN_INSTANT <= moment < _MAX_INSTANT:
+        raise ValueError(f"{field}: {text!r} is outside 0001-01-02..9999-12-30 UTC")
+    utc = moment.astimezone(timezone.utc)
+    if utc.microsecond:
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def timestamp_us(text: str) -> int:
+    """Microseconds since the Unix epoch of a (canonical) timestamp."""
+    return (datetime.fromisoformat(text) - _EPOCH) // _ONE_US
+
+
+class _Event(
+    Struct,
+    frozen=True,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    tag_field="type",
+    omit_defaults=False,
+):
+    id: Id
+    at: Timestamp
+
+    def __post_init__(self) -> None:
+        force_setattr(self, "at", _canonical_timestamp("at", self.at))
+
+
+class RulesAdopted(_Event, tag="RulesAdopted", kw_only=True, frozen=True):
+    """Replaces the whole rule set; omitted rules take their defaults (SPEC §4)."""
+
+    rules: Any
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # Raises RulesError (not a ValueError): msgspec lets it through, and
+        # decode_event turns it into ``invalid_rules``.
+        force_setattr(self, "rules", normalize_rules(self.rules))
+
+
+class PromoterJoined(_Event, tag="PromoterJoined", kw_only=True, frozen=True):
+    promoter_id: Id
+    program: Program
+    inviter_id: Id | None = None
+    city: Id
+    city_tier: CityTier
+
+
+class PromoterQualified(_Event, tag="PromoterQualified", kw_only=True, frozen=True):
+    promoter_id: Id
+
+
+class PromoterSuspended(_Event, tag="PromoterSuspended", kw_only=True, frozen=True):
+    promoter_id: Id
+    reason: Reason
+
+
+class PromoterReinstated(_Event, tag="PromoterReinstated", kw_only=True, frozen=True):
+    promoter_id: Id
+
+
+class GroupOpened(_Event, tag="GroupOpened", kw_only=True, frozen=True):
+    group_id: Id
+    owner_id: Id
+    city: Id
+    city_tier: CityTier
+
+
+class GroupClosed(_Event, tag="GroupClosed", kw_only=True, frozen=True):
+    group_id: Id
+
+
+class MemberJoined(_Event, tag="MemberJoined", kw_only=True, frozen=True):
+    group_id: Id
+    customer_id: Id
+    invited_by: Id
+
+
+class MemberLeft(_Event, tag="MemberLeft", kw_only=True, frozen=True):
+    group_id: Id
+    customer_id: Id
+
+
+class ProductPushed(_Event, tag="ProductPushed", kw_only=True, frozen=True):
+    group_id: Id
+    sku: Id
+
+
+class OrderLine(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    sku: Id
+    category: Id
+    quantity: Quantity
+    paid_fen: PaidFen
+
+
+class RefundLine(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    sku: Id
+    amount_fen: PositiveFen
+
+
+def _distinct_skus(skus: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for index, sku in enumerate(skus):
+        if sku in seen:
+            raise ValueError(f"lines[{index}].sku: {sku!r} appears twice")
+        seen.add(sku)
+
+
+class OrderPlaced(_Event, tag="OrderPlaced", kw_only=True, frozen=True):
+    order_id: Id
+    customer_id: Id
+    promoter_id: Id | None = None
+    group_id: Id | None = None
+    lines: Annotated[tuple[OrderLine, ...], Meta(min_length=1, max_length=200)]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _distinct_skus(line.sku for line in self.lines)
+
+
+class OrderCompleted(_Event, tag="OrderCompleted", kw_only=True, frozen=True):
+    order_id: Id
+
+
+class OrderRefunded(_Event, tag="OrderRefunded", kw_only=True, frozen=True):
+    order_id: Id
+    lines: Annotated[tuple[RefundLine, ...], Meta(min_length=1, max_length=200)]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _distinct_skus(line.sku for line in self.lines)
+
+
+class SettlementRun(_Event, tag="SettlementRun", kw_only=True, frozen=True):
+    as_of: Timestamp
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        force_setattr(self, "as_of", _canonical_timestamp("as_of", self.as_of))
+
+
+class PayoutRequested(_Event, tag="PayoutRequested", kw_only=True, frozen=True):
+    payout_id: Id
+    promoter_id: Id
+    amount_fen: PositiveFen
+
+
+class PayoutSettled(_Event, tag="PayoutSettled", kw_only=True, frozen=True):
+    payout_id: Id
+
+
+class PayoutFailed(_Event, tag="PayoutFailed", kw_only=True, frozen=True):
+    payout_id: Id
+    reason: Reason
+
+
+Event: TypeAlias = (
+    RulesAdopted
+    | PromoterJoined
+    | PromoterQualified
+    | PromoterSuspended
+    | PromoterReinstated
+    | GroupOpened
+    | GroupClosed
+    | MemberJoined
+    | MemberLeft
+    | ProductPushed
+    | OrderPlaced
+    | OrderCompleted
+    | OrderRefunded
+    | SettlementRun
+    | PayoutRequested
+    | PayoutSettled
+    | PayoutFailed
+)
+
+EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
+    RulesAdopted,
+    PromoterJoined,
+    PromoterQualified,
+    PromoterSuspended,
+    PromoterReinstated,
+    GroupOpened,
+    GroupClosed,
+    MemberJoined,
+    MemberLeft,
+    ProductPushed,
+    OrderPlaced,
+    OrderCompleted,
+    OrderRefunded,
+    SettlementRun,
+    PayoutRequested,
+    PayoutSettled,
+    PayoutFailed,
+)
+
+_decoder: Final[msgspec.json.Decoder[Event]] = msgspec.json.Decoder(Event)
+_encoder: Final = msgspec.json.Encoder(order="sorted")
+
+
+class DecodeFailure(Exception):
+    """An event that does not decode: ``code`` is ``invalid_event`` or ``invalid_rules``."""
+
+    def __init__(self, code: str, message: str, event_id: str | None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.event_id = event_id
+
+
+def readable_id(data: bytes | str) -> str | None:
+    """The ``id`` of a line that failed to decode, when the line is an object with a string id."""
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(obj, dict):
+        value = obj.get("id")
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def decode_event(data: bytes | str) -> Event:
+    """Decode one JSON event strictly. Raises :class:`DecodeFailure`."""
+    if len(data) > MAX_LINE_BYTES:
+        raise DecodeFailure("invalid_event", f"event: longer than {MAX_LINE_BYTES} bytes", None)
+    try:
+        return _decoder.decode(data)
+    except RulesError as exc:
+        raise DecodeFailure("invalid_rules", str(exc), readable_id(data)) from None
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise DecodeFailure("invalid_event", _describe(exc), readable_id(data)) from None
+    except (ValueError, RecursionError) as exc:  # pragma: no cover - defensive
+        raise DecodeFailure("invalid_event", str(exc), readable_id(data)) from None
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc)
+    if "matching regex" in text:
+        where = text.rsplit(" - at ", 1)[-1]
+        return f"expected an RFC 3339 timestamp with an explicit offset - at {where}"
+    if text.startswith("Object contains unknown field"):
+        return text.replace("Object contains unknown field", "unknown field", 1)
+    return text
+
+
+def coerce_event(event: Event | Mapping[str, Any] | bytes | str) -> Event:
+    """Turn what an embedding application hands us into a validated, canonical event.
+
+    A Struct built in Python is not validated by its constructor, so it is
+    round-tripped through the strict decoder like any JSON line."""
+    if isinstance(event, (bytes, str)):
+        return decode_event(event)
+    try:
+        data = _encoder.encode(event)
+    except (TypeError, ValueError, OverflowError) as exc:
+        event_id = event.get("id") if isinstance(event, Mapping) else getattr(event, "id", None)
+        raise DecodeFailure(
+            "invalid_event", f"event: not JSON-encodable ({exc})",
+            event_id if isinstance(event_id, str) else None,
+        ) from None
+    return decode_event(data)
+
+
+def canonical(event: Event) -> bytes:
+    """The canonical JSON of a decoded event (SPEC §7)."""
+    return _encoder.encode(event)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Canonical JSON of any JSON value: sorted keys, no whitespace, UTF-8 unescaped."""
+    return _encoder.encode(value)

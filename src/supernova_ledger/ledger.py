@@ -1,0 +1,200 @@
+"""The facade an application embeds: open a store by URL, append events, ask for reports.
+
+Concurrency: several processes may append to one store. Before deciding, a
+ledger folds whatever other writers stored since it last looked; it then
+stores its accepted events at the next positions. If another writer took
+those positions first, the store raises ``ConcurrencyConflict`` (the unique
+``(originator_id, originator_version)`` key); the ledger rebuilds its state
+from the store and decides the events again, so a payout that no longer fits
+the balance is rejected rather than double-spent. An outcome is returned only
+after its event is durably stored: nothing acknowledged is ever lost.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final
+
+from .audit import Verification, export_lines, verify
+from .domain.book import Book, Outcome
+from .domain.report import build_report, with_digest
+from .errors import ConcurrencyConflict, CorruptLog, UsageError
+from .events import DecodeFailure, Event, coerce_event, decode_event
+from .store import LogRecord, LogStore, open_store
+
+__all__ = ["Ledger", "DEFAULT_STORE_URL", "MAX_BATCH", "resolve_store_url"]
+
+DEFAULT_STORE_URL: Final = "sqlite:///supernova.db"
+#: The most events one ``append_batch`` call may carry.
+MAX_BATCH: Final = 10_000
+_MAX_ATTEMPTS: Final = 20
+
+EventInput = Event | Mapping[str, Any] | bytes | str
+
+
+def resolve_store_url(url: str | None) -> str:
+    """``url``, else ``$SUPERNOVA_STORE``, else ``sqlite:///supernova.db``."""
+    return url or os.environ.get("SUPERNOVA_STORE") or DEFAULT_STORE_URL
+
+
+def _fold(book: Book, records: Iterator[LogRecord]) -> None:
+    for record in records:
+        if record.position != book.position + 1:
+            raise CorruptLog(f"position {book.position + 1}: missing from the store (found {record.position})")
+        try:
+            event = decode_event(record.event)
+        except DecodeFailure as exc:
+            raise CorruptLog(f"position {record.position}: stored event does not decode: {exc.message}") from None
+        book.replay(event, record.event)
+
+
+class Ledger:
+    """An append-only commission ledger over a log store.
+
+    >>> with Ledger.open("memory:") as ledger:
+    ...     ledger.append({"type": "PromoterJoined", "id": "e1", "at": "2026-11-01T09:00:00+08:00",
+    ...                    "promoter_id": "A", "program": "fenxiang", "city": "北京", "city_tier": 1}).status
+    'accepted'
+    """
+
+    def __init__(self, store: LogStore) -> None:
+        self._store = store
+        self._book = Book()
+        self._closed = False
+        self._catch_up()
+
+    @classmethod
+    def open(cls, url: str | None = None) -> "Ledger":
+        """Open the ledger stored at ``url`` (see :func:`resolve_store_url`)."""
+        store = open_store(resolve_store_url(url))
+        try:
+            return cls(store)
+        except BaseException:
+            store.close()
+            raise
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._store.close()
+
+    @property
+    def store(self) -> LogStore:
+        return self._store
+
+    @property
+    def position(self) -> int:
+        """Events in the log as this ledger last saw it."""
+        return self._book.position
+
+    @property
+    def log_head(self) -> str:
+        return self._book.head
+
+    # -- writing ----------------------------------------------------------------
+
+    def append(self, event: EventInput) -> Outcome:
+        """Append one event (a Struct from :mod:`supernova_ledger.events`, a dict, or JSON)."""
+        return self.append_batch([event])[0]
+
+    def append_batch(self, events: Sequence[EventInput]) -> list[Outcome]:
+        """Append events in order; one outcome per event, stored atomically together."""
+        if len(events) > MAX_BATCH:
+            raise UsageError(f"events: at most {MAX_BATCH} per batch, got {len(events)}")
+        self._ensure_open()
+        decoded: list[Event | DecodeFailure] = []
+        for item in events:
+            try:
+                decoded.append(coerce_event(item))
+            except DecodeFailure as failure:
+                decoded.append(failure)
+        for _attempt in range(_MAX_ATTEMPTS):
+            self._catch_up()
+            outcomes, records = self._decide(decoded)
+            try:
+                if records:
+                    self._store.append(records)
+                return outcomes
+            except ConcurrencyConflict:
+                self._rebuild()
+            except BaseException:
+                self._rebuild()
+                raise
+        raise ConcurrencyConflict(f"gave up after {_MAX_ATTEMPTS} attempts: other writers kept winning")
+
+    def _decide(self, decoded: list[Event | DecodeFailure]) -> tuple[list[Outcome], list[LogRecord]]:
+        book = self._book
+        outcomes: list[Outcome] = []
+        records: list[LogRecord] = []
+        for item in decoded:
+            if isinstance(item, DecodeFailure):
+                outcomes.append(Outcome("rejected", item.event_id, None, item.code, item.message))
+                continue
+            outcome, data = book.submit(item)
+            outcomes.append(outcome)
+            if data is not None:
+                records.append(LogRecord(book.position, data, book.head))
+        return outcomes, records
+
+    # -- reading ----------------------------------------------------------------
+
+    def report(self, period: str | None = None, top: int | None = None, until: int | None = None) -> dict[str, Any]:
+        """The SPEC §8 report, with ``digest``; ``until`` = state after the first N events."""
+        self._ensure_open()
+        self._catch_up()
+        if until is not None and until < 0:
+            raise UsageError(f"until: {until} must be at least 0")
+        book = self._book
+        if until is not None and until < book.position:
+            book = Book()
+            _fold(book, self._store.read(1, until))
+        return with_digest(build_report(book, period, top))
+
+    def balance(self, promoter_id: str) -> dict[str, int] | None:
+        """One promoter's six balances, or None if it never joined."""
+        self._ensure_open()
+        self._catch_up()
+        p = self._book.promoters.get(promoter_id)
+        if p is None:
+            return None
+        return {
+            "pending_fen": p.pending_fen,
+            "available_fen": p.available_fen,
+            "in_payout_fen": p.in_payout_fen,
+            "paid_out_fen": p.paid_out_fen,
+            "level1_fen": p.level1_fen,
+            "level2_fen": p.level2_fen,
+        }
+
+    def export(self) -> Iterator[bytes]:
+        """The log as canonical JSON Lines (each item without newline)."""
+        self._ensure_open()
+        return export_lines(self._store)
+
+    def verify(self) -> Verification:
+        """Replay the store from position 1 and check the hash chain (SPEC §9 verify)."""
+        self._ensure_open()
+        return verify(self._store)
+
+    # -- internals --------------------------------------------------------------
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise UsageError("ledger: is closed")
+
+    def _catch_up(self) -> None:
+        position, _head = self._store.head()
+        if position > self._book.position:
+            _fold(self._book, self._store.read(self._book.position + 1))
+
+    def _rebuild(self) -> None:
+        """Throw away decisions that were not stored; the next catch-up folds the store afresh."""
+        self._book = Book()
+
