@@ -12,11 +12,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-__all__ = ["LogRecord", "LogStore", "GENESIS_HEAD", "MAX_APPEND_BATCH"]
+from ..errors import UsageError
+
+__all__ = ["LogRecord", "LogStore", "GENESIS_HEAD", "MAX_APPEND_BATCH", "HEAD_HEX_CHARS", "check_batch"]
 
 GENESIS_HEAD = "0" * 64
 #: The most records one ``append`` call may carry.
 MAX_APPEND_BATCH = 10_000
+#: Length of a log head: sha256 as lowercase hex.
+HEAD_HEX_CHARS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +48,19 @@ class LogStore(ABC):
         ``records[0].position`` is the position right after the last one the
         writer has seen. If another writer has already stored any of these
         positions, nothing is stored and :class:`ConcurrencyConflict` is
-        raised. At most :data:`MAX_APPEND_BATCH` records per call."""
+        raised. At most :data:`MAX_APPEND_BATCH` records per call; a batch
+        that is too long, not consecutive, or would leave a gap after the
+        stored log is a :class:`UsageError` (nothing stored)."""
 
     @abstractmethod
     def read(self, start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
         """Records with ``start <= position <= stop`` (``stop=None``: to the end), in order."""
+
+    def record_at(self, position: int) -> LogRecord | None:
+        """The record stored at ``position``, or ``None``: one indexed lookup."""
+        for record in self.read(position, position):
+            return record
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files. Idempotent."""
@@ -58,3 +70,20 @@ class LogStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_batch(records: Sequence[LogRecord]) -> None:
+    """Reject a batch no store may accept: too long, or not consecutive from >= 1.
+
+    A caller's mistake, so :class:`UsageError`; conflicts with other writers
+    are each store's business."""
+    if len(records) > MAX_APPEND_BATCH:
+        raise UsageError(f"records: at most {MAX_APPEND_BATCH} per append, got {len(records)}")
+    first = records[0].position
+    if first < 1:
+        raise UsageError(f"records: positions start at 1, got {first}")
+    for offset, record in enumerate(records):
+        if record.position != first + offset:
+            raise UsageError(f"records: position {record.position} is not consecutive")
+        if len(record.head) != HEAD_HEX_CHARS or not isinstance(record.event, bytes):
+            raise UsageError(f"records: position {record.position} needs event bytes and a 64-hex head")

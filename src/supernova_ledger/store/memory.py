@@ -1,42 +1,76 @@
-"""``memory:`` — a log held in this process only (tests, embedding in tests)."""
+"""``memory:`` — a log held in this process only (tests, embedding in tests).
+
+``memory:`` opens a fresh, private log. ``memory:NAME`` opens the log called
+NAME, shared by every store opened with that URL in this process while any of
+them is alive: two stores on one log, like two connections to one database,
+so concurrency can be tested without a server.
+"""
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 
 from ..errors import ConcurrencyConflict, UsageError
-from .base import GENESIS_HEAD, MAX_APPEND_BATCH, LogRecord, LogStore
+from .base import GENESIS_HEAD, LogRecord, LogStore, check_batch
 
 __all__ = ["MemoryStore"]
+
+
+class _MemoryLog:
+    """The records themselves, shared by the stores opened on one name."""
+
+    def __init__(self) -> None:
+        self.records: list[LogRecord] = []
+        self.lock = threading.Lock()
+
+
+_named_logs: weakref.WeakValueDictionary[str, _MemoryLog] = weakref.WeakValueDictionary()
+_named_logs_lock = threading.Lock()
+
+
+def _log_for(url: str) -> _MemoryLog:
+    if not url.startswith("memory:"):
+        raise UsageError(f"store: {url!r} is not a memory: URL")
+    name = url[len("memory:") :]
+    if not name:
+        return _MemoryLog()
+    with _named_logs_lock:
+        log = _named_logs.get(name)
+        if log is None:
+            log = _MemoryLog()
+            _named_logs[name] = log
+        return log
 
 
 class MemoryStore(LogStore):
     def __init__(self, url: str = "memory:") -> None:
         self.url = url
-        self._records: list[LogRecord] = []
+        self._log = _log_for(url)
 
     def head(self) -> tuple[int, str]:
-        if not self._records:
+        records = self._log.records
+        if not records:
             return 0, GENESIS_HEAD
-        last = self._records[-1]
+        last = records[-1]
         return last.position, last.head
 
     def append(self, records: Sequence[LogRecord]) -> None:
         if not records:
             return
-        if len(records) > MAX_APPEND_BATCH:
-            raise UsageError(f"records: at most {MAX_APPEND_BATCH} per append, got {len(records)}")
-        expected = len(self._records) + 1
-        if records[0].position != expected:
-            raise ConcurrencyConflict(
-                f"position {records[0].position} is taken; the log is at {expected - 1}"
-            )
-        for offset, record in enumerate(records):
-            if record.position != expected + offset:
-                raise UsageError(f"records: position {record.position} is not consecutive")
-        self._records.extend(records)
+        check_batch(records)
+        with self._log.lock:
+            stored = len(self._log.records)
+            first = records[0].position
+            if first <= stored:
+                raise ConcurrencyConflict(f"position {first} is taken; the log is at {stored}")
+            if first > stored + 1:
+                raise UsageError(f"records: position {first} leaves a gap; the log is at {stored}")
+            self._log.records.extend(records)
 
     def read(self, start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
-        end = len(self._records) if stop is None else min(stop, len(self._records))
+        records = self._log.records
+        end = len(records) if stop is None else min(stop, len(records))
         for index in range(max(start, 1) - 1, end):
-            yield self._records[index]
+            yield records[index]

@@ -1,0 +1,168 @@
+"""``postgresql://…`` — the server store, on eventsourcing's PostgreSQL recorder.
+
+URL: ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?OPTIONS]`` (``postgres://``
+too). Parts left out take libpq's defaults (``PGHOST``, ``PGUSER``, …).
+Options:
+
+``schema=NAME``
+    keep the log in schema NAME (created on first open) instead of
+    ``public``: one database can hold many independent ledgers, and tests
+    isolate themselves with a schema each.
+``connect_timeout=SECONDS``
+    how long to wait for the server (default 3).
+
+An unreachable server is :class:`StoreUnavailable` within ``connect_timeout``.
+Every append is one ``INSERT … SELECT FROM unnest(…)`` statement committed
+with the server's default ``synchronous_commit``, so it is atomic and durable
+on return. The aggregate recorder takes no table lock: concurrent writers are
+settled by the primary key alone (see :mod:`.recorded`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from ..errors import StoreError, StoreUnavailable, UsageError
+from .recorded import RecordedStore
+
+__all__ = ["PostgresStore", "PostgresTarget", "parse_postgres_url", "EVENTS_TABLE", "DEFAULT_CONNECT_TIMEOUT_S"]
+
+#: The table of log records, in the URL's schema.
+EVENTS_TABLE: Final = "stored_events"
+DEFAULT_CONNECT_TIMEOUT_S: Final = 3
+_MAX_CONNECT_TIMEOUT_S: Final = 600
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresTarget:
+    """What a ``postgresql://`` URL names."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+    schema: str
+    connect_timeout_s: int
+
+    @property
+    def display(self) -> str:
+        """The URL without its password, for messages."""
+        user = f"{quote(self.user)}@" if self.user else ""
+        port = f":{self.port}" if self.port else ""
+        query = f"?schema={self.schema}" if self.schema != "public" else ""
+        return f"postgresql://{user}{self.host}{port}/{quote(self.dbname)}{query}"
+
+
+def parse_postgres_url(url: str) -> PostgresTarget:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise UsageError(f"store: {url!r} is not a postgresql:// URL")
+    try:
+        port = parts.port or 0
+    except ValueError:
+        raise UsageError(f"store: {url!r} has an invalid port") from None
+    try:
+        options = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise UsageError(f"store: {url!r} has an unreadable query string") from None
+    unknown = sorted(set(options) - {"schema", "connect_timeout"})
+    if unknown:
+        raise UsageError(f"store: unknown PostgreSQL URL option {unknown[0]!r} (use schema, connect_timeout)")
+    schema = options.get("schema", ["public"])[-1]
+    if not _SCHEMA_NAME.fullmatch(schema):
+        raise UsageError(f"store: schema {schema!r} must match [a-z_][a-z0-9_]{{0,62}}")
+    timeout_text = options.get("connect_timeout", [str(DEFAULT_CONNECT_TIMEOUT_S)])[-1]
+    if not timeout_text.isdigit() or not 1 <= int(timeout_text) <= _MAX_CONNECT_TIMEOUT_S:
+        raise UsageError(f"store: connect_timeout must be 1–{_MAX_CONNECT_TIMEOUT_S} seconds, got {timeout_text!r}")
+    return PostgresTarget(
+        host=parts.hostname or "",
+        port=port,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        dbname=unquote(parts.path.lstrip("/")),
+        schema=schema,
+        connect_timeout_s=int(timeout_text),
+    )
+
+
+class PostgresStore(RecordedStore):
+    def __init__(self, url: str) -> None:
+        target = parse_postgres_url(url)
+        self.target = target
+        try:
+            conninfo = make_conninfo("", **_connect_kwargs(target), connect_timeout=target.connect_timeout_s)
+            probe = psycopg.connect(conninfo, autocommit=True)
+        except psycopg.Error as error:
+            raise StoreUnavailable(f"store: cannot reach PostgreSQL {target.display}: {_first_line(error)}") from error
+        try:
+            with probe:
+                self._datastore, recorder = _prepare(probe, target)
+        except (psycopg.Error, PersistenceError) as error:
+            raise StoreUnavailable(f"store: cannot open PostgreSQL {target.display}: {_first_line(error)}") from error
+        super().__init__(url, recorder, display=target.display)
+
+    def _close(self) -> None:
+        self._datastore.close()
+
+    def _store_error(self, action: str, error: Exception) -> StoreError:
+        if isinstance(error, PersistenceError) and "timeout" in str(error).lower():
+            return StoreUnavailable(f"store {self.display}: {action} failed: server unreachable ({_first_line(error)})")
+        return super()._store_error(action, error)
+
+
+def _connect_kwargs(target: PostgresTarget) -> dict[str, str | int]:
+    kwargs: dict[str, str | int] = {"dbname": target.dbname, "user": target.user, "password": target.password}
+    kwargs["host"] = target.host
+    if target.port:
+        kwargs["port"] = target.port
+    return {key: value for key, value in kwargs.items() if value != ""}
+
+
+def _prepare(
+    probe: psycopg.Connection[object], target: PostgresTarget
+) -> tuple[PostgresDatastore, PostgresAggregateRecorder]:
+    """Create schema, type and table once, serialised across processes by an advisory lock."""
+    lock_key = int.from_bytes(hashlib.sha256(f"supernova-ledger:{target.schema}".encode()).digest()[:8], "big", signed=True)
+    probe.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
+    if target.schema != "public":
+        probe.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema)))
+    datastore = PostgresDatastore(
+        dbname=target.dbname,
+        host=target.host,
+        port=target.port or "",
+        user=target.user,
+        password=target.password,
+        connect_timeout=float(target.connect_timeout_s),
+        pool_size=1,
+        max_overflow=3,
+        schema=target.schema,
+    )
+    # libpq's own timeout, for every pooled connection (the pool's bounds the wait).
+    pool_kwargs = datastore.pool.kwargs
+    if isinstance(pool_kwargs, dict):
+        pool_kwargs["connect_timeout"] = target.connect_timeout_s
+    try:
+        recorder = PostgresAggregateRecorder(datastore, events_table_name=EVENTS_TABLE)
+        recorder.create_table()
+    except BaseException:
+        datastore.close()
+        raise
+    probe.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
+    return datastore, recorder
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,155 @@
+"""The log on an ``eventsourcing`` recorder: one log = one originator.
+
+Both durable stores (SQLite, PostgreSQL) keep the log in the ``stored_events``
+table of an eventsourcing :class:`~eventsourcing.persistence.AggregateRecorder`:
+
+=====================  ==================================================
+``originator_id``      :data:`LOG_ORIGINATOR_ID`, the same for every record
+``originator_version`` the record's position (1, 2, 3, …)
+``topic``              :data:`RECORD_TOPIC`, the record format
+``state``              the 64 ASCII hex characters of the log head after
+                       this event, then the canonical JSON of the event
+=====================  ==================================================
+
+The primary key ``(originator_id, originator_version)`` is the optimistic
+concurrency: two writers storing the same position clash on it, the loser's
+whole batch is rolled back and it gets :class:`ConcurrencyConflict`.
+
+:class:`RecordMapper` is our own small mapper: eventsourcing's default
+``Mapper`` encodes domain-event objects, but a store never decodes events —
+it moves ``(position, canonical event bytes, head)`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Final
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    IntegrityError,
+    PersistenceError,
+    StoredEvent,
+)
+
+from ..errors import ConcurrencyConflict, CorruptLog, StoreError, UsageError
+from .base import GENESIS_HEAD, HEAD_HEX_CHARS, LogRecord, LogStore, check_batch
+
+__all__ = ["LOG_ORIGINATOR_ID", "RECORD_TOPIC", "RecordMapper", "RecordedStore", "READ_PAGE_RECORDS"]
+
+#: The originator id of the one log a store holds: uuid5 of a fixed name.
+LOG_ORIGINATOR_ID: Final = uuid.uuid5(uuid.NAMESPACE_URL, "supernova-ledger:log")
+#: ``topic`` of every stored record; a new record format gets a new topic.
+RECORD_TOPIC: Final = "supernova_ledger/log-record@1"
+#: Rows fetched per query when reading a range.
+READ_PAGE_RECORDS: Final = 2_000
+
+
+class RecordMapper:
+    """:class:`LogRecord` <-> eventsourcing :class:`StoredEvent`."""
+
+    def __init__(self, originator_id: uuid.UUID = LOG_ORIGINATOR_ID) -> None:
+        self.originator_id = originator_id
+
+    def to_stored_event(self, record: LogRecord) -> StoredEvent:
+        return StoredEvent(
+            originator_id=self.originator_id,
+            originator_version=record.position,
+            topic=RECORD_TOPIC,
+            state=record.head.encode("ascii") + record.event,
+        )
+
+    def to_record(self, stored: StoredEvent) -> LogRecord:
+        position = stored.originator_version
+        if stored.topic != RECORD_TOPIC:
+            raise CorruptLog(f"position {position}: unknown record format {stored.topic!r}")
+        state = bytes(stored.state)
+        # An altered head still decodes (to something that cannot match):
+        # verify, not the store, reports where the log was tampered with.
+        head = state[:HEAD_HEX_CHARS].decode("ascii", errors="replace")
+        return LogRecord(position=position, event=state[HEAD_HEX_CHARS:], head=head)
+
+
+class RecordedStore(LogStore):
+    """A :class:`LogStore` over an eventsourcing aggregate recorder.
+
+    Subclasses open the recorder and translate their driver's failures;
+    everything a log needs beyond insert/select lives here, once."""
+
+    def __init__(
+        self, url: str, recorder: AggregateRecorder, *, display: str | None = None, mapper: RecordMapper | None = None
+    ) -> None:
+        self.url = url
+        #: How messages name this store (no password).
+        self.display = display or url
+        self._recorder = recorder
+        self._mapper = mapper or RecordMapper()
+        self._closed = False
+
+    # -- the contract -------------------------------------------------------
+
+    def head(self) -> tuple[int, str]:
+        last = self._select(desc=True, limit=1)
+        if not last:
+            return 0, GENESIS_HEAD
+        record = self._mapper.to_record(last[0])
+        return record.position, record.head
+
+    def append(self, records: Sequence[LogRecord]) -> None:
+        if not records:
+            return
+        check_batch(records)
+        first = records[0].position
+        # A cheap early answer; the primary key is what guarantees it.
+        stored_position, _ = self.head()
+        if stored_position >= first:
+            raise ConcurrencyConflict(f"position {first} is taken; the log is at {stored_position}")
+        if stored_position < first - 1:
+            raise UsageError(f"records: position {first} leaves a gap; the log is at {stored_position}")
+        stored_events = [self._mapper.to_stored_event(record) for record in records]
+        try:
+            self._recorder.insert_events(stored_events)
+        except IntegrityError as error:
+            raise ConcurrencyConflict(
+                f"positions {first}..{records[-1].position}: another writer stored them first"
+            ) from error
+        except PersistenceError as error:
+            raise self._store_error("append", error) from error
+
+    def read(self, start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
+        after = max(start, 1) - 1
+        while stop is None or after < stop:
+            page = self._select(gt=after, lte=stop, limit=READ_PAGE_RECORDS)
+            for stored in page:
+                yield self._mapper.to_record(stored)
+            if len(page) < READ_PAGE_RECORDS:
+                return
+            after = page[-1].originator_version
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._close()
+
+    # -- for subclasses -----------------------------------------------------
+
+    def _close(self) -> None:
+        """Release the recorder's connections."""
+
+    def _store_error(self, action: str, error: Exception) -> StoreError:
+        """The error to raise when the driver fails during ``action``."""
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return StoreError(f"store {self.display}: {action} failed: {message}")
+
+    def _select(
+        self, *, gt: int | None = None, lte: int | None = None, desc: bool = False, limit: int | None = None
+    ) -> Sequence[StoredEvent]:
+        if self._closed:
+            raise StoreError(f"store {self.display}: used after close()")
+        try:
+            return self._recorder.select_events(
+                self._mapper.originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+            )
+        except PersistenceError as error:
+            raise self._store_error("read", error) from error

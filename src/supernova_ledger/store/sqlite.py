@@ -1,0 +1,118 @@
+"""``sqlite:///PATH`` — the embedded store, on eventsourcing's SQLite recorder.
+
+``sqlite:///ledger.db`` is ``ledger.db`` relative to the working directory,
+``sqlite:////var/lib/ledger.db`` the absolute path ``/var/lib/ledger.db``.
+The file is created on first open. The database runs in WAL mode with
+``synchronous=FULL``: once :meth:`append` returns, the records survive a crash
+of the process or the machine. Several processes may write one file; SQLite
+serialises their transactions and the primary key settles who got a position
+(see :mod:`.recorded`).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Final
+
+from eventsourcing.persistence import PersistenceError
+from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
+)
+
+from ..errors import StoreError, StoreUnavailable, UsageError
+from .recorded import RecordedStore
+
+__all__ = ["SQLiteStore", "sqlite_path", "EVENTS_TABLE", "LOCK_TIMEOUT_S"]
+
+URL_PREFIX: Final = "sqlite:///"
+#: The table of log records (eventsourcing's stored-events layout).
+EVENTS_TABLE: Final = "stored_events"
+#: How long a writer waits for another process's transaction to finish.
+LOCK_TIMEOUT_S: Final = 15
+
+
+def sqlite_path(url: str) -> str:
+    """The file a ``sqlite:///PATH`` URL names, as given (maybe relative)."""
+    if not url.startswith(URL_PREFIX):
+        raise UsageError(f"store: {url!r} is not a sqlite:///PATH URL")
+    path = url[len(URL_PREFIX) :]
+    if not path:
+        raise UsageError(f"store: {url!r} names no file (sqlite:///PATH)")
+    if ":memory:" in path or "mode=memory" in path:
+        raise UsageError(f"store: {url!r} is an in-memory database; use memory:")
+    return path
+
+
+class _DurablePool(SQLiteConnectionPool):
+    """eventsourcing's pool, each connection set to fsync every commit."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=FULL")
+        return connection
+
+
+class _Datastore(SQLiteDatastore):
+    def __init__(self, path: str) -> None:
+        super().__init__(path, lock_timeout=LOCK_TIMEOUT_S)
+        self.pool = _DurablePool(db_name=path, lock_timeout=LOCK_TIMEOUT_S)
+
+
+class SQLiteStore(RecordedStore):
+    def __init__(self, url: str) -> None:
+        path = sqlite_path(url)
+        self.path = os.path.abspath(path)
+        _check_openable(path, self.path)
+        existed = os.path.exists(self.path)
+        datastore = _Datastore(self.path)
+        recorder = SQLiteAggregateRecorder(datastore, events_table_name=EVENTS_TABLE)
+        try:
+            recorder.create_table()
+            if not datastore.pool.is_journal_mode_wal:
+                raise StoreError("WAL journal mode could not be set")
+        except (sqlite3.Error, PersistenceError, StoreError) as error:
+            datastore.close()
+            if not existed:
+                _remove_created(self.path)
+            raise StoreUnavailable(f"store: cannot open SQLite database {path}: {_first_line(error)}") from error
+        self._datastore = datastore
+        super().__init__(url, recorder, display=path)
+
+    def _close(self) -> None:
+        self._datastore.close()
+
+    def _store_error(self, action: str, error: Exception) -> StoreError:
+        if "locked" in str(error) or "busy" in str(error):
+            return StoreUnavailable(
+                f"store {self.display}: {action} failed: database stayed locked for {LOCK_TIMEOUT_S} s"
+            )
+        return super()._store_error(action, error)
+
+
+def _check_openable(path: str, absolute: str) -> None:
+    if os.path.isdir(absolute):
+        raise StoreUnavailable(f"store: cannot open SQLite database {path}: it is a directory")
+    directory = os.path.dirname(absolute)
+    if not os.path.isdir(directory):
+        raise StoreUnavailable(f"store: cannot open SQLite database {path}: no directory {directory}")
+    if not os.path.exists(absolute) and not os.access(directory, os.W_OK):
+        raise StoreUnavailable(f"store: cannot open SQLite database {path}: directory {directory} is not writable")
+
+
+def _remove_created(path: str) -> None:
+    """Undo the files a failed first open left behind."""
+    for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+        try:
+            os.remove(name)
+        except FileNotFoundError:
+            pass
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
