@@ -140,7 +140,7 @@ class Book:
                 return Outcome("duplicate", event.id, seen), None
             return (
                 Outcome(
-                    "rejected", event.id, None, Code.DUPLICATE_EVENT_ID,
+                    "rejected", event.id, None, Code.DUPLICATE_EVENT_ID.value,
                     f"id: {event.id!r} was accepted at position {seen} with different content",
                 ),
                 None,

@@ -1,0 +1,199 @@
+"""Shared Hypothesis strategies: plausible event logs over a small id universe.
+
+Small universes make collisions (duplicate ids, unknown ids, quotas, refunds
+of refunded lines) common, so most rejection paths and most effects happen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+PEOPLE = ["A", "B", "C", "D", "客1", "c2", "c3"]
+GROUPS = ["g1", "g2", "g3"]
+ORDERS = ["o1", "o2", "o3", "o4", "o5"]
+PAYOUTS = ["p1", "p2", "p3"]
+SKUS = ["s1", "s2", "s3"]
+CATEGORIES = ["daily", "appliance", "fresh"]
+ZONES = ["Asia/Shanghai", "UTC", "America/Los_Angeles", "Pacific/Kiritimati"]
+
+# Timestamps in a 40-day window around month ends, in several offsets.
+_seconds = st.integers(min_value=0, max_value=40 * 86400)
+_offsets = st.sampled_from(["Z", "+08:00", "-08:00", "+14:00", "+05:30"])
+_fraction = st.sampled_from(["", "", ".5", ".000001", ".123456"])
+
+
+@st.composite
+def timestamps(draw: st.DrawFn) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    base = datetime(2026, 11, 10, tzinfo=timezone.utc) + timedelta(seconds=draw(_seconds))
+    offset = draw(_offsets)
+    if offset == "Z":
+        return base.strftime("%Y-%m-%dT%H:%M:%S") + draw(_fraction) + "Z"
+    sign = 1 if offset[0] == "+" else -1
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    local = base + sign * timedelta(hours=hours, minutes=minutes)
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + draw(_fraction) + offset
+
+
+def _person() -> st.SearchStrategy[str]:
+    return st.sampled_from(PEOPLE)
+
+
+def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), strategy)
+
+
+_rules = st.fixed_dictionaries(
+    {},
+    optional={
+        "level1_bps": st.integers(0, 3000),
+        "level2_bps": st.integers(0, 1000),
+        "category_rates": st.dictionaries(
+            st.sampled_from(CATEGORIES),
+            st.fixed_dictionaries({"level1_bps": st.integers(0, 5000), "level2_bps": st.integers(0, 5000)}),
+            max_size=2,
+        ),
+        "attribution": st.sampled_from(["last_touch", "protected_binding"]),
+        "binding_days": st.integers(1, 3),
+        "settle_after_days": st.integers(0, 3),
+        "min_payout_fen": st.integers(1, 500),
+        "max_groups_per_owner": st.integers(1, 2),
+        "max_group_members": st.integers(1, 3),
+        "max_daily_pushes": st.integers(0, 2),
+        "self_purchase_commission": st.booleans(),
+        "timezone": st.sampled_from(ZONES),
+    },
+)
+
+_order_lines = st.lists(
+    st.fixed_dictionaries(
+        {
+            "sku": st.sampled_from(SKUS),
+            "category": st.sampled_from(CATEGORIES),
+            "quantity": st.integers(1, 3),
+            "paid_fen": st.integers(0, 50_000),
+        }
+    ),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda line: line["sku"],
+)
+_refund_lines = st.lists(
+    st.fixed_dictionaries({"sku": st.sampled_from(SKUS), "amount_fen": st.integers(1, 30_000)}),
+    min_size=1,
+    max_size=2,
+    unique_by=lambda line: line["sku"],
+)
+
+_BODIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "RulesAdopted": st.fixed_dictionaries({"rules": _rules}),
+    "PromoterJoined": st.fixed_dictionaries(
+        {
+            "promoter_id": _person(),
+            "program": st.sampled_from(["fenxiang", "cloud_store", "jing_xiaoge", "jing_xiaofu", "jing_xiaojia"]),
+            "inviter_id": _maybe(_person()),
+            "city": st.sampled_from(["北京", "临沂", "Chengdu"]),
+            "city_tier": st.integers(1, 5),
+        }
+    ),
+    "PromoterQualified": st.fixed_dictionaries({"promoter_id": _person()}),
+    "PromoterSuspended": st.fixed_dictionaries({"promoter_id": _person(), "reason": st.sampled_from(["", "audit"])}),
+    "PromoterReinstated": st.fixed_dictionaries({"promoter_id": _person()}),
+    "GroupOpened": st.fixed_dictionaries(
+        {"group_id": st.sampled_from(GROUPS), "owner_id": _person(), "city": st.just("洛阳"), "city_tier": st.integers(1, 5)}
+    ),
+    "GroupClosed": st.fixed_dictionaries({"group_id": st.sampled_from(GROUPS)}),
+    "MemberJoined": st.fixed_dictionaries(
+        {"group_id": st.sampled_from(GROUPS), "customer_id": _person(), "invited_by": _person()}
+    ),
+    "MemberLeft": st.fixed_dictionaries({"group_id": st.sampled_from(GROUPS), "customer_id": _person()}),
+    "ProductPushed": st.fixed_dictionaries({"group_id": st.sampled_from(GROUPS), "sku": st.sampled_from(SKUS)}),
+    "OrderPlaced": st.fixed_dictionaries(
+        {
+            "order_id": st.sampled_from(ORDERS),
+            "customer_id": _person(),
+            "promoter_id": _maybe(_person()),
+            "group_id": _maybe(st.sampled_from(GROUPS)),
+            "lines": _order_lines,
+        }
+    ),
+    "OrderCompleted": st.fixed_dictionaries({"order_id": st.sampled_from(ORDERS)}),
+    "OrderRefunded": st.fixed_dictionaries({"order_id": st.sampled_from(ORDERS), "lines": _refund_lines}),
+    "SettlementRun": st.fixed_dictionaries({"as_of": timestamps()}),
+    "PayoutRequested": st.fixed_dictionaries(
+        {"payout_id": st.sampled_from(PAYOUTS), "promoter_id": _person(), "amount_fen": st.integers(1, 5_000)}
+    ),
+    "PayoutSettled": st.fixed_dictionaries({"payout_id": st.sampled_from(PAYOUTS)}),
+    "PayoutFailed": st.fixed_dictionaries({"payout_id": st.sampled_from(PAYOUTS), "reason": st.just("bank")}),
+}
+
+# Weighted so that the programme gets built before it gets used.
+_WEIGHTS = {
+    "PromoterJoined": 4, "PromoterQualified": 3, "GroupOpened": 3, "MemberJoined": 3, "OrderPlaced": 6,
+    "OrderCompleted": 3, "OrderRefunded": 3, "SettlementRun": 2, "PayoutRequested": 3, "PayoutSettled": 1,
+    "PayoutFailed": 1, "RulesAdopted": 1, "PromoterSuspended": 1, "PromoterReinstated": 1, "GroupClosed": 1,
+    "MemberLeft": 1, "ProductPushed": 2,
+}
+_TYPES = [name for name, weight in _WEIGHTS.items() for _ in range(weight)]
+
+
+@st.composite
+def events(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(_TYPES))
+    body = draw(_BODIES[kind])
+    return {"type": kind, "id": f"e{draw(st.integers(0, 300))}", "at": draw(timestamps()), **body}
+
+
+def _prelude() -> list[dict[str, Any]]:
+    """A small programme most logs start from, so that later events mostly land."""
+    at = "2026-11-09T09:00:00+08:00"
+
+    def make(n: int, kind: str, **body: Any) -> dict[str, Any]:
+        return {"type": kind, "id": f"pre{n}", "at": at, **body}
+
+    def joined(n: int, pid: str, inviter: str | None) -> dict[str, Any]:
+        return make(n, "PromoterJoined", promoter_id=pid, program="fenxiang", inviter_id=inviter,
+                    city="临沂", city_tier=4)
+
+    return [
+        joined(1, "A", None), joined(2, "B", "A"), joined(3, "C", "B"), joined(4, "D", None),
+        make(5, "PromoterQualified", promoter_id="B"), make(6, "PromoterQualified", promoter_id="C"),
+        make(7, "GroupOpened", group_id="g1", owner_id="B", city="临沂", city_tier=4),
+        make(8, "GroupOpened", group_id="g2", owner_id="C", city="洛阳", city_tier=3),
+        make(9, "MemberJoined", group_id="g1", customer_id="c2", invited_by="B"),
+    ]
+
+
+@st.composite
+def event_logs(draw: st.DrawFn, min_size: int = 0, max_size: int = 60) -> list[dict[str, Any]]:
+    prelude = _prelude() if draw(st.integers(0, 4)) else []
+    return prelude + draw(st.lists(events(), min_size=min_size, max_size=max_size))
+
+
+def malformed_lines() -> st.SearchStrategy[bytes]:
+    """Bytes that are mostly not valid events: junk, truncations, mutations of valid events."""
+    import json
+
+    def mutate(event: dict[str, Any], how: int) -> bytes:
+        data = json.dumps(event, ensure_ascii=False).encode()
+        if how == 0:
+            return data[: len(data) // 2]
+        if how == 1:
+            return data.replace(b'"at"', b'"at_"', 1)
+        if how == 2:
+            return data.replace(b"Z", b"", 1).replace(b"+08:00", b"", 1)
+        return data + b"}"
+
+    return st.one_of(
+        st.binary(max_size=80),
+        st.text(max_size=80).map(lambda text: text.encode("utf-8", "surrogatepass")),
+        st.builds(mutate, events(), st.integers(0, 3)),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+            max_leaves=8,
+        ).map(lambda value: json.dumps(value).encode()),
+    )
