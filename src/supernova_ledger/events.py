@@ -13,7 +13,6 @@ a name is never reused.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Final, Literal, TypeAlias
@@ -295,10 +294,14 @@ class DecodeFailure(Exception):
         self.event_id = event_id
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def readable_id(data: bytes | str) -> str | None:
     """The ``id`` of a line that failed to decode, when the line is an object with a string id."""
     try:
-        obj = json.loads(data)
+        obj = json.loads(data, parse_constant=_not_json)
     except (ValueError, RecursionError):
         return None
     if isinstance(obj, dict):
