@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from typing import IO, Any, BinaryIO, Final
+from typing import IO, Any, BinaryIO, Final, NoReturn
 
 from .errors import SupernovaError
 from .events import canonical_json
@@ -44,9 +44,16 @@ def _nonnegative(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an unusable argument is one line and exit 2 from :func:`main`."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Usage(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="A deterministic, auditable commission ledger.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(prog=PROG, description="A deterministic, auditable commission ledger.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     store_help = "store URL: sqlite:///PATH, postgresql://…, memory: (default $SUPERNOVA_STORE or sqlite:///supernova.db)"
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -82,8 +89,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return int(_COMMANDS[args.command](args))
     except _Usage as exc:
         return _fail(str(exc))
