@@ -47,8 +47,9 @@ def _offset(text: str) -> _dt.timezone:
 
 
 class _Gen:
-    def __init__(self, seed: int, n: int):
+    def __init__(self, seed: int, n: int, dup_keys: bool):
         self.rng = random.Random(seed)
+        self.dup_keys = dup_keys
         self.n = n
         rng = self.rng
         n_promoters = min(40, max(6, n // 60))
@@ -67,6 +68,7 @@ class _Gen:
                                 _dt.datetime(2026, 11, 28, 9, tzinfo=UTC),
                                 _dt.datetime(2026, 12, 30, 1, tzinfo=UTC)])
         self.clock = start_day
+        self.now = start_day
         span_days = min(75.0, max(6.0, n / 50))
         self.mean_step = span_days * 86400 / n
 
@@ -88,18 +90,22 @@ class _Gen:
             return ("长" * 120 + f"{k:08d}")[-128:]        # exactly 128 code points
         return f"e{k}"
 
-    def tick(self) -> None:
+    def tick(self) -> _dt.datetime:
+        """Advance the business clock; return this event's `at` (sometimes late)."""
         rng = self.rng
         r = rng.random()
-        if r < 0.07:   # late or out-of-order event
-            self.clock -= _dt.timedelta(seconds=rng.uniform(0, 2 * 86400))
-        elif r < 0.13:  # snap near a local midnight somewhere
-            day = self.clock.replace(hour=0, minute=0, second=0, microsecond=0)
-            hour = self.pick([16, 0, 8, 10, 5])   # Shanghai, UTC, LA (PST), Kiritimati, Kolkata-ish
-            self.clock = day + _dt.timedelta(hours=hour) - _dt.timedelta(
+        if r < 0.06:   # snap to just before/at the next local midnight somewhere
+            hour = self.pick([16, 0, 8, 10, 5])   # Shanghai, UTC, LA (PST), Kiritimati, -05:00
+            target = self.clock.replace(hour=hour, minute=0, second=0, microsecond=0)
+            if target <= self.clock:
+                target += _dt.timedelta(days=1)
+            self.clock = target - _dt.timedelta(
                 microseconds=rng.choice([1, 0, 500000, 1000000, 2000000]))
         else:
             self.clock += _dt.timedelta(seconds=rng.expovariate(1 / self.mean_step))
+        if rng.random() < 0.07:   # a late, out-of-order event
+            return self.clock - _dt.timedelta(seconds=rng.uniform(0, 2 * 86400))
+        return self.clock
 
     def ts(self, t: _dt.datetime | None = None) -> str:
         t = self.clock if t is None else t
@@ -148,7 +154,7 @@ class _Gen:
     # ---- event builders: each returns a raw JSON object ----------------------------
 
     def envelope(self, etype: str, **fields) -> dict:
-        return {"type": etype, "id": self.new_event_id(), "at": self.ts(), **fields}
+        return {"type": etype, "id": self.new_event_id(), "at": self.ts(self.now), **fields}
 
     def valid_rules(self) -> dict:
         rng = self.rng
@@ -338,7 +344,7 @@ class _Gen:
         return self.envelope("OrderRefunded", order_id=oid, lines=lines)
 
     def ev_settlement(self) -> dict:
-        as_of = self.clock + _dt.timedelta(seconds=self.rng.uniform(-86400, 4 * 86400))
+        as_of = self.now + _dt.timedelta(seconds=self.rng.uniform(-86400, 4 * 86400))
         return self.envelope("SettlementRun", as_of=self.ts(as_of))
 
     def ev_payout(self) -> dict:
@@ -517,7 +523,7 @@ class _Gen:
                    lambda: self.ev_promoter_flag("PromoterQualified"),
                    lambda: self.ev_promoter_flag("PromoterQualified"), self.ev_group_opened]
         while len(self.lines) < self.n:
-            self.tick()
+            self.now = self.tick()
             if opening:
                 text = self.dumps(opening.pop(0)())
             else:
@@ -530,7 +536,7 @@ class _Gen:
                     text = self.retry.pop(self.rng.randrange(len(self.retry)))
                 elif r < 0.17:
                     text = self.malformed()
-                elif r < 0.172:
+                elif r < 0.172 and self.dup_keys:
                     text = self.duplicate_keys()
                 else:
                     builder = self.rng.choices(self.builders, weights)[0]
@@ -552,6 +558,10 @@ class _Gen:
             self.retry.append(text)   # e.g. a refund that arrived before its order
 
 
-def generate(seed: int, n: int) -> list[str]:
-    """n physical JSON Lines lines (without line terminators), deterministic in seed."""
-    return _Gen(seed, n).build()
+def generate(seed: int, n: int, *, dup_keys: bool = False) -> list[str]:
+    """n physical JSON Lines lines (without line terminators), deterministic in seed.
+
+    dup_keys=True also emits objects with a repeated member name, which SPEC
+    does not settle (reference.py decision A1); off by default so that one
+    policy difference does not shift every later log position."""
+    return _Gen(seed, n, dup_keys).build()

@@ -66,8 +66,15 @@ SPEC AMBIGUITIES AND THE DECISIONS TAKEN HERE
      '"', '\\', and U+0000-U+001F (as \\b \\t \\n \\f \\r or \\u00xx
      lowercase); everything else, including U+007F and U+2028, is raw.
  A19 A JSON string containing an unpaired surrogate escape (\\ud800) is not
-     valid text: invalid_event (treated as undecodable, id null).
+     valid text: invalid_event.  The line is still a JSON object, so its
+     "id" is reported when that id is itself a clean string.
  A20 An identifier's length counts Unicode code points; no normalisation.
+ A21 Suspension does not stop a promoter's touches from binding customers
+     (MemberJoined into a suspended owner's group, or an order through a
+     suspended promoter's link, still binds/extends); it only stops earning.
+ A22 `at` never reorders: an OrderCompleted whose `at` precedes the order's
+     own `at` is accepted and its window starts at that `at`; a
+     SettlementRun's as_of may lie before events already applied.
 """
 from __future__ import annotations
 
@@ -244,10 +251,11 @@ def parse_line(text: str):
         return None, rid if isinstance(rid, str) and not _has_surrogate(rid) else None, False
     except Exception:
         return None, None, False
-    if _has_surrogate(obj):  # A19
-        return None, None, False
     rid = obj.get("id") if isinstance(obj, dict) else None
-    return obj, rid if isinstance(rid, str) else None, True
+    rid = rid if isinstance(rid, str) and not _has_surrogate(rid) else None
+    if _has_surrogate(obj):  # A19
+        return None, rid, False
+    return obj, rid, True
 
 
 def _is_int(v) -> bool:

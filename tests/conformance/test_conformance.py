@@ -1,7 +1,13 @@
 """Conformance: the real CLI against the independent oracle (reference.py).
 
 Size: SUPERNOVA_CONFORMANCE_EVENTS = "N" (events per seed) or "SxN" (S seeds
-of N events).  Default 3x400; under CI=true 5x3000.
+of N events).  Default 3x400; under CI=true 5x3000.  Seeds are
+SUPERNOVA_CONFORMANCE_SEED_BASE (default 1000) onwards.
+
+test_cli_decision_* runs one tiny hand-written log per SPEC ambiguity listed
+at the top of reference.py; a failure there means the library decided
+differently from the oracle, which the two must settle (SPEC requires
+byte-identical reports from independent implementations).
 """
 from __future__ import annotations
 
@@ -27,7 +33,8 @@ def _size() -> tuple[int, int]:
 
 
 N_SEEDS, N_EVENTS = _size()
-SEEDS = [1000 + i for i in range(N_SEEDS)]
+SEED_BASE = int(os.environ.get("SUPERNOVA_CONFORMANCE_SEED_BASE", "1000"))
+SEEDS = [SEED_BASE + i for i in range(N_SEEDS)]
 
 
 # --------------------------------------------------------------------------
@@ -240,3 +247,207 @@ def test_cli_matches_oracle(seed, tmp_path):
 
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+# --------------------------------------------------------------------------
+# 3. one small log per SPEC ambiguity (decisions A1..A22 in reference.py)
+# --------------------------------------------------------------------------
+
+def _ev(etype, eid, at, **fields) -> str:
+    return json.dumps({"type": etype, "id": eid, "at": at, **fields}, ensure_ascii=False)
+
+
+BASE = [
+    _ev("RulesAdopted", "r0", "2026-11-01T00:00:00+08:00",
+        rules={"settle_after_days": 0, "min_payout_fen": 1}),
+    _ev("PromoterJoined", "j1", "2026-11-01T08:00:00+08:00", promoter_id="A", program="fenxiang",
+        inviter_id=None, city="北京", city_tier=1),
+    _ev("PromoterJoined", "j2", "2026-11-01T08:01:00+08:00", promoter_id="B", program="fenxiang",
+        inviter_id="A", city="临沂", city_tier=4),
+    _ev("PromoterJoined", "j3", "2026-11-01T08:02:00+08:00", promoter_id="C", program="cloud_store",
+        inviter_id=None, city="上海", city_tier=1),
+    _ev("PromoterQualified", "q1", "2026-11-01T08:03:00+08:00", promoter_id="B"),
+    _ev("GroupOpened", "g1", "2026-11-01T08:04:00+08:00", group_id="g1", owner_id="B",
+        city="临沂", city_tier=4),
+]
+T = "2026-11-01T12:00:00+08:00"
+LINE = {"sku": "s1", "category": "daily", "quantity": 1, "paid_fen": 10000}
+
+
+def _order(eid, at, order_id, customer, promoter=None, group=None, lines=(LINE,)):
+    return _ev("OrderPlaced", eid, at, order_id=order_id, customer_id=customer,
+               promoter_id=promoter, group_id=group, lines=list(lines))
+
+
+DECISIONS: dict[str, list[str]] = {
+    "A1 duplicate member names": BASE + [
+        '{"type":"PromoterQualified","id":"x1","at":"%s","promoter_id":"A","promoter_id":"C"}' % T,
+        '{"type":"PromoterQualified","id":"x2","at":"%s","promoter_id":"C","id":"x3"}' % T],
+    "A2 NaN/Infinity literals": BASE + [
+        '{"type":"SettlementRun","id":"n1","at":NaN,"as_of":"2026-11-01T00:00:00Z"}',
+        '{"type":"PayoutRequested","id":"n2","at":"%s","payout_id":"p","promoter_id":"A",'
+        '"amount_fen":Infinity}' % T],
+    "A3 integral floats and -0": BASE + [
+        '{"type":"PromoterJoined","id":"f1","at":"%s","promoter_id":"D","program":"fenxiang",'
+        '"inviter_id":null,"city":"x","city_tier":1.0}' % T,
+        '{"type":"OrderPlaced","id":"f2","at":"%s","order_id":"o1","customer_id":"c1",'
+        '"promoter_id":null,"group_id":null,"lines":[{"sku":"s","category":"c","quantity":1,'
+        '"paid_fen":1e3}]}' % T,
+        '{"type":"OrderPlaced","id":"f3","at":"%s","order_id":"o2","customer_id":"c1",'
+        '"promoter_id":null,"group_id":null,"lines":[{"sku":"s","category":"c","quantity":1,'
+        '"paid_fen":-0}]}' % T,
+        _ev("RulesAdopted", "f4", T, rules={"level1_bps": 1000.0})],
+    "A4 rules missing / null / not an object / null rule / envelope error first": BASE + [
+        '{"type":"RulesAdopted","id":"m1","at":"%s"}' % T,
+        _ev("RulesAdopted", "m2", T, rules=None),
+        _ev("RulesAdopted", "m3", T, rules="defaults"),
+        _ev("RulesAdopted", "m4", T, rules={"timezone": None}),
+        _ev("RulesAdopted", "m5", "2026-11-01T00:00:00", rules={"timezone": "Mars/Olympus"}),
+        _ev("RulesAdopted", "m6", T, rules={"level1_bps": 1}, extra=1)],
+    "A5 category_rates keys and entries": BASE + [
+        _ev("RulesAdopted", "k1", T, rules={"category_rates": {"": {"level1_bps": 1, "level2_bps": 1}}}),
+        _ev("RulesAdopted", "k2", T, rules={"category_rates": {"d": {"level1_bps": 9000, "level2_bps": 1001}}}),
+        _ev("RulesAdopted", "k3", T, rules={"category_rates": {"d": {"level1_bps": 1, "level2_bps": 1, "x": 1}}}),
+        _ev("RulesAdopted", "k4", T, rules={"category_rates": {"x" * 129: {"level1_bps": 1, "level2_bps": 1}}}),
+        _ev("RulesAdopted", "k5", T, rules={"category_rates": {"d": {"level2_bps": 1, "level1_bps": 10000}}})],
+    "A6 time-zone names": BASE + [
+        _ev("RulesAdopted", "z1", T, rules={"timezone": "asia/shanghai"}),
+        _ev("RulesAdopted", "z2", T, rules={"timezone": "US/Pacific"}),
+        _ev("RulesAdopted", "z3", T, rules={"timezone": "Etc/GMT-14"}),
+        _ev("RulesAdopted", "z4", T, rules={"timezone": "Asia/Shanghai "}),
+        _ev("RulesAdopted", "z5", T, rules={"timezone": "UTC"})],
+    "A7 owner_id length, empty and missing reason": BASE + [
+        _ev("GroupOpened", "o1", T, group_id="g9", owner_id="B" * 129, city="x", city_tier=1),
+        _ev("PromoterSuspended", "o2", T, promoter_id="C", reason=""),
+        _ev("PromoterSuspended", "o3", T, promoter_id="A")],
+    "A8 timestamp edge cases": BASE + [
+        _ev("PromoterQualified", "t1", "2026-11-01T00:00:00-00:00", promoter_id="A"),
+        _ev("PromoterQualified", "t2", "2026-12-31T23:59:60Z", promoter_id="A"),
+        _ev("PromoterQualified", "t3", "2026-11-01T00:00:00+24:00", promoter_id="A"),
+        _ev("PromoterQualified", "t4", "0001-01-01T00:30:00+01:00", promoter_id="A"),
+        _ev("PromoterQualified", "t5", "2026-11-01T00:00:00.000000Z", promoter_id="A"),
+        _ev("PromoterQualified", "t6", "2026-11-01T00:00:00.5+08:00", promoter_id="A"),
+        _ev("PromoterQualified", "t7", "2026-11-01T00:00:00+08:60", promoter_id="A"),
+        _ev("PromoterQualified", "t8", "2026-02-29T00:00:00Z", promoter_id="A"),
+        _ev("PromoterQualified", "t9", "2028-02-29T00:00:00+23:59", promoter_id="A")],
+    "A9 blank-looking lines and in-string line separators": BASE + [
+        "\u3000", " \t", "\r",
+        _ev("PromoterSuspended", "b1", T, promoter_id="C", reason="a\u2028b\u0085c\u2029d"),
+        _ev("PromoterReinstated", "b2", T, promoter_id="C") + "\r"],
+    "A10 ids reported for rejections": BASE + [
+        "[" + _ev("PromoterQualified", "i1", T, promoter_id="A") + "]",
+        _ev("PromoterQualified", "", T, promoter_id="A"),
+        _ev("PromoterQualified", "i" * 129, T, promoter_id="A"),
+        '{"type":"PromoterQualified","id":7,"at":"%s","promoter_id":"A"}' % T,
+        '{"type":"Nope","id":"i2"}',
+        '{"id":"i3","type":"PromoterQualified","at":"%s","promoter_id":"A"' % T],
+    "A11 push quota across a time-zone change": BASE + [
+        _ev("RulesAdopted", "p0", "2026-11-01T00:00:00+08:00",
+            rules={"settle_after_days": 0, "min_payout_fen": 1, "max_daily_pushes": 1}),
+        _ev("ProductPushed", "p1", "2026-11-02T07:00:00+08:00", group_id="g1", sku="s1"),
+        _ev("RulesAdopted", "p2", "2026-11-02T07:01:00+08:00",
+            rules={"max_daily_pushes": 1, "timezone": "America/Los_Angeles"}),
+        _ev("ProductPushed", "p3", "2026-11-01T20:00:00-08:00", group_id="g1", sku="s2"),
+        _ev("ProductPushed", "p4", "2026-11-01T21:00:00-08:00", group_id="g1", sku="s3")],
+    "A12 a late touch can shorten a binding": BASE + [
+        _ev("RulesAdopted", "a0", "2026-10-01T00:00:00+08:00",
+            rules={"attribution": "protected_binding", "binding_days": 10}),
+        _ev("PromoterQualified", "a1", T, promoter_id="C"),
+        _ev("MemberJoined", "a2", "2026-11-01T10:00:00+08:00", group_id="g1", customer_id="c1",
+            invited_by="B"),
+        _order("a3", "2026-10-20T10:00:00+08:00", "o1", "c1", promoter="B"),
+        _order("a4", "2026-11-05T10:00:00+08:00", "o2", "c1", promoter="C")],
+    "A13 settle_after_days in force at the run": BASE + [
+        _order("s1", T, "o1", "c1", group="g1"),
+        _ev("OrderCompleted", "s2", "2026-11-02T00:00:00+08:00", order_id="o1"),
+        _ev("RulesAdopted", "s3", "2026-11-02T01:00:00+08:00", rules={"settle_after_days": 30}),
+        _ev("SettlementRun", "s4", "2026-11-05T00:00:00+08:00", as_of="2026-11-05T00:00:00+08:00")],
+    "A14 refund checks run check by check": BASE + [
+        _order("r1", T, "o1", "c1", group="g1"),
+        _ev("OrderRefunded", "r2", T, order_id="o1",
+            lines=[{"sku": "s1", "amount_fen": 10001}, {"sku": "s9", "amount_fen": 1}])],
+    "A15 customer is L2; suspended beneficiaries; self purchase": BASE + [
+        _order("c1", T, "o1", "A", group="g1"),
+        _ev("RulesAdopted", "c2", T, rules={"settle_after_days": 0, "min_payout_fen": 1,
+                                            "self_purchase_commission": False}),
+        _order("c3", T, "o2", "B", group="g1"),
+        _ev("PromoterSuspended", "c4", T, promoter_id="B", reason="x"),
+        _order("c5", T, "o3", "c7", group="g1")],
+    "A16 ranking counts refunded orders; ties": BASE + [
+        _order("k1", T, "o1", "c1", group="g1"),
+        _ev("OrderRefunded", "k2", T, order_id="o1", lines=[{"sku": "s1", "amount_fen": 10000}]),
+        _order("k3", T, "o2", "c1", group="g1", lines=[dict(LINE, paid_fen=100)]),
+        _order("k4", T, "o3", "c2", promoter="C", lines=[dict(LINE, paid_fen=100)]),
+        _order("k5", T, "o4", "c3", promoter="A", lines=[dict(LINE, paid_fen=100)])],
+    "A17 closed groups keep members and take orders": BASE + [
+        _ev("MemberJoined", "l1", T, group_id="g1", customer_id="c1", invited_by="B"),
+        _ev("MemberJoined", "l2", T, group_id="g1", customer_id="c2", invited_by="c1"),
+        _ev("GroupClosed", "l3", T, group_id="g1"),
+        _order("l4", T, "o1", "c1", group="g1"),
+        _ev("MemberLeft", "l5", T, group_id="g1", customer_id="c2"),
+        _ev("MemberJoined", "l6", T, group_id="g1", customer_id="c3", invited_by="B")],
+    "A18 canonical escaping of control characters": BASE + [
+        _ev("PromoterSuspended", "e1", T, promoter_id="C",
+            reason="tab\there nl\nhere \u0001\u001f\u007f \"q\" \\ / \u00e9 😀 \u2028")],
+    "A19 unpaired surrogate escapes": BASE + [
+        '{"type":"PromoterSuspended","id":"u1","at":"%s","promoter_id":"C","reason":"\\ud800"}' % T,
+        '{"type":"PromoterSuspended","id":"u2","at":"%s","promoter_id":"C","reason":"\\ud83d\\ude00"}' % T],
+    "A20 identifier length in code points": BASE + [
+        _ev("PromoterJoined", "😀" * 128, T, promoter_id="e\u0301" * 64, program="fenxiang",
+            inviter_id=None, city="x", city_tier=1),
+        _ev("PromoterJoined", "w2", T, promoter_id="a" * 127 + "e\u0301", program="fenxiang",
+            inviter_id=None, city="x", city_tier=1),
+        _ev("PromoterJoined", "w3", T, promoter_id="长" * 128, program="fenxiang",
+            inviter_id=None, city="x", city_tier=1)],
+    "A21 touches by a suspended promoter still bind": BASE + [
+        _ev("RulesAdopted", "v0", T, rules={"attribution": "protected_binding"}),
+        _ev("PromoterQualified", "v1", T, promoter_id="C"),
+        _ev("PromoterSuspended", "v2", T, promoter_id="B", reason="x"),
+        _ev("MemberJoined", "v3", T, group_id="g1", customer_id="c1", invited_by="B"),
+        _order("v4", "2026-11-02T12:00:00+08:00", "o1", "c1", promoter="C")],
+    "A22 late events and the completion window": BASE + [
+        _order("w1", T, "o1", "c1", group="g1"),
+        _ev("OrderCompleted", "w2", "2026-10-01T00:00:00+08:00", order_id="o1"),
+        _ev("SettlementRun", "w3", "2026-10-01T00:00:00+08:00", as_of="2026-10-01T00:00:00+08:00"),
+        _ev("PayoutRequested", "w4", T, payout_id="p1", promoter_id="B", amount_fen=1000),
+        _ev("PayoutFailed", "w5", T, payout_id="p1", reason=""),
+        _ev("PayoutSettled", "w6", T, payout_id="p1")],
+}
+
+
+@pytest.mark.parametrize("name", list(DECISIONS))
+def test_cli_decision(name, tmp_path):
+    lines = DECISIONS[name]
+    log_file = tmp_path / "log.jsonl"
+    log_file.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))
+    store = f"sqlite:///{tmp_path / 'x.db'}"
+    rejects_file = tmp_path / "r.jsonl"
+    ledger, want_rejections, want_counts = R.run_detailed(lines)
+    problems = []
+    proc = _cli(store, "ingest", str(log_file), "--rejects", str(rejects_file))
+    if proc.returncode not in (0, 3):
+        pytest.fail(f"{name}: ingest exited {proc.returncode}: {_short(proc.stderr.decode('utf-8', 'replace'))}")
+    got = []
+    if rejects_file.exists():
+        for raw in rejects_file.read_text(encoding="utf-8").splitlines():
+            if raw.strip():
+                r = json.loads(raw)
+                got.append({"line": r.get("line"), "id": r.get("id"), "code": r.get("code")})
+    if got != want_rejections:
+        want_by, got_by = ({r["line"]: r for r in rs} for rs in (want_rejections, got))
+        for number in sorted(set(want_by) | set(got_by)):
+            if want_by.get(number) != got_by.get(number):
+                problems.append(f"line {number}: {_describe_line(lines, number)}\n"
+                                f"    oracle {want_by.get(number, 'accepted/duplicate')}\n"
+                                f"    CLI    {got_by.get(number, 'accepted/duplicate')}")
+    export = _cli(store, "export").stdout.decode("utf-8", "replace").split("\n")[:-1]
+    for i, (e, g) in enumerate(zip(ledger.log, export)):
+        if e != g:
+            problems.append(f"export position {i + 1}:\n    oracle {_short(e)}\n    CLI    {_short(g)}")
+            break
+    if len(export) != len(ledger.log):
+        problems.append(f"export: oracle {len(ledger.log)} events, CLI {len(export)}")
+    _compare_report(problems, "(decision log)", "(no options)", R.report(ledger.log),
+                    _cli(store, "report"), ledger.log)
+    if problems:
+        pytest.fail(f"decision {name} differs:\n" + "\n".join(problems), pytrace=False)
