@@ -297,16 +297,17 @@ class Simulation:
         days: int = 30,
         start: str = "2026-11-01T00:00:00+08:00",
     ) -> None:
-        if promoters < 1:
-            raise ValueError("promoters: must be at least 1")
-        if days < 1:
-            raise ValueError("days: must be at least 1")
+        if promoters < 0:
+            raise ValueError(f"promoters: {promoters} must be at least 0")
+        if days < 0:
+            raise ValueError(f"days: {days} must be at least 0")
         self.seed = seed
         self.promoter_count = promoters
         self.days = days
         self.rejected_ids: dict[str, str] = {}
         self.redelivered = 0
         self.events_generated = 0
+        self.clock_s = 0  #: simulated seconds since ``start`` of the latest event
 
         moment = _parse_start(start)
         offset = moment.utcoffset()
@@ -381,6 +382,7 @@ class Simulation:
             t, _, kind, arg = pop(heap)
             if t >= end:
                 break
+            self.clock_s = t
             handlers[kind](t, arg)
             if out:
                 self.events_generated += len(out)
