@@ -13,9 +13,9 @@ a name is never reused.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Final, Literal, TypeAlias
+from typing import Annotated, Any, Final, Literal, TypeAlias, Union
 
 import msgspec
 from msgspec import Meta, Struct
@@ -47,6 +47,7 @@ __all__ = [
     "PayoutFailed",
     "DecodeFailure",
     "decode_event",
+    "decode_stored",
     "coerce_event",
     "canonical",
     "canonical_json",
@@ -86,6 +87,8 @@ def _canonical_timestamp(field: str, text: str) -> str:
         raise ValueError(f"{field}: {text!r} is not a valid date-time") from None
     if not _MIN_INSTANT <= moment < _MAX_INSTANT:
         raise ValueError(f"{field}: {text!r} is outside 0001-01-02..9999-12-30 UTC")
+    if text[-1] == "Z" and (len(text) == 20 or (len(text) == 27 and moment.microsecond)):
+        return text  # already canonical: UTC, and six fraction digits only when non-zero
     utc = moment.astimezone(timezone.utc)
     if utc.microsecond:
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -184,7 +187,9 @@ class RefundLine(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     amount_fen: PositiveFen
 
 
-def _distinct_skus(skus: Iterable[str]) -> None:
+def _distinct_skus(skus: list[str]) -> None:
+    if len(set(skus)) == len(skus):
+        return
     seen: set[str] = set()
     for index, sku in enumerate(skus):
         if sku in seen:
@@ -201,7 +206,7 @@ class OrderPlaced(_Event, tag="OrderPlaced", kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _distinct_skus(line.sku for line in self.lines)
+        _distinct_skus([line.sku for line in self.lines])
 
 
 class OrderCompleted(_Event, tag="OrderCompleted", kw_only=True, frozen=True):
@@ -214,7 +219,7 @@ class OrderRefunded(_Event, tag="OrderRefunded", kw_only=True, frozen=True):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _distinct_skus(line.sku for line in self.lines)
+        _distinct_skus([line.sku for line in self.lines])
 
 
 class SettlementRun(_Event, tag="SettlementRun", kw_only=True, frozen=True):
@@ -282,6 +287,38 @@ EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
 
 _decoder: Final[msgspec.json.Decoder[Event]] = msgspec.json.Decoder(Event)
 _encoder: Final = msgspec.json.Encoder(order="sorted")
+
+
+def _trusted_twin(cls: type[_Event]) -> type[Struct]:
+    """The same fields and tag, without ``__post_init__``: for events already stored.
+
+    A stored event was validated and canonicalized when it was accepted; replay
+    only needs its values. ``verify`` still decodes stored events strictly."""
+    fields = [
+        (f.name, f.type) if f.required else (f.name, f.type, f.default)
+        for f in msgspec.structs.fields(cls)
+    ]
+    return msgspec.defstruct(
+        cls.__name__, fields, kw_only=True, frozen=True, tag=cls.__name__, tag_field="type",
+        module=__name__,
+    )
+
+
+#: stored twin class -> public event class (the fold dispatches on the public class name)
+TRUSTED_TWINS: Final = {_trusted_twin(cls): cls for cls in EVENT_TYPES}
+_stored_decoder: Final[msgspec.json.Decoder[Any]] = msgspec.json.Decoder(Union[tuple(TRUSTED_TWINS)])
+
+
+def decode_stored(data: bytes) -> Event:
+    """Decode an event the ledger itself stored (canonical, already validated): fast, no re-checks.
+
+    The result has the attributes of the public event class named by its
+    ``type`` but is an instance of a private twin class."""
+    try:
+        event: Event = _stored_decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise DecodeFailure("invalid_event", _describe(exc), None) from None
+    return event
 
 
 class DecodeFailure(Exception):

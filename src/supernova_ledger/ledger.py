@@ -20,7 +20,7 @@ from .audit import Verification, export_lines, verify
 from .domain.book import Book, Outcome
 from .domain.report import build_report, with_digest
 from .errors import ConcurrencyConflict, CorruptLog, UsageError
-from .events import DecodeFailure, Event, coerce_event, decode_event
+from .events import DecodeFailure, Event, coerce_event, decode_stored
 from .store import LogRecord, LogStore, open_store
 
 __all__ = ["Ledger", "DEFAULT_STORE_URL", "MAX_BATCH", "resolve_store_url"]
@@ -43,10 +43,10 @@ def _fold(book: Book, records: Iterator[LogRecord]) -> None:
         if record.position != book.position + 1:
             raise CorruptLog(f"position {book.position + 1}: missing from the store (found {record.position})")
         try:
-            event = decode_event(record.event)
+            event = decode_stored(record.event)
         except DecodeFailure as exc:
             raise CorruptLog(f"position {record.position}: stored event does not decode: {exc.message}") from None
-        book.replay(event, record.event)
+        book.replay(event, record.event, record.head)
 
 
 class Ledger:

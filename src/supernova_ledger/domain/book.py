@@ -36,6 +36,7 @@ from ..events import (
     PromoterSuspended,
     RulesAdopted,
     SettlementRun,
+    TRUSTED_TWINS,
     canonical,
     timestamp_us,
 )
@@ -124,10 +125,14 @@ class Book:
             PayoutSettled: self._payout_settled,
             PayoutFailed: self._payout_failed,
         }
+        for twin, public in TRUSTED_TWINS.items():
+            self._handlers[twin] = self._handlers[public]
 
     # -- the entry points ---------------------------------------------------
 
-    def submit(self, event: Event, event_json: bytes | None = None) -> tuple[Outcome, bytes | None]:
+    def submit(
+        self, event: Event, event_json: bytes | None = None, head: str | None = None
+    ) -> tuple[Outcome, bytes | None]:
         """Decide one decoded event; apply it when accepted.
 
         Returns the outcome and, when accepted, the canonical JSON to store."""
@@ -148,20 +153,28 @@ class Book:
         rejection = self._handlers[type(event)](event)
         if rejection is not None:
             return Outcome("rejected", event.id, None, rejection[0].value, rejection[1]), None
-        self.position += 1
-        self.head = chain(self.head, data)
-        self._ids[event.id] = self.position
-        self._digests += digest
+        self._record(event.id, data, digest, head)
         return Outcome("accepted", event.id, self.position), data
 
-    def replay(self, event: Event, event_json: bytes) -> None:
-        """Fold a stored event; a stored event that is not accepted means a corrupt log."""
-        outcome, _ = self.submit(event, event_json)
-        if outcome.status != "accepted":
+    def _record(self, event_id: str, data: bytes, digest: bytes, head: str | None) -> None:
+        self.position += 1
+        self.head = chain(self.head, data) if head is None else head
+        self._ids[event_id] = self.position
+        self._digests += digest
+
+    def replay(self, event: Event, event_json: bytes, head: str | None = None) -> None:
+        """Fold a stored event; a stored event that is not accepted means a corrupt log.
+
+        With ``head`` (the head stored with the event) the hash chain is taken
+        as stored rather than recomputed; ``verify`` is what recomputes it."""
+        if event.id in self._ids:
+            raise CorruptLog(f"position {self.position + 1}: stored event id {event.id!r} appears twice")
+        rejection = self._handlers[type(event)](event)
+        if rejection is not None:
             raise CorruptLog(
-                f"position {self.position + 1}: stored event {event.id!r} replays as "
-                f"{outcome.status} {outcome.code or ''}".rstrip()
+                f"position {self.position + 1}: stored event {event.id!r} replays as rejected {rejection[0].value}"
             )
+        self._record(event.id, event_json, hashlib.blake2b(event_json, digest_size=_DIGEST_BYTES).digest(), head)
 
     # -- money helpers --------------------------------------------------------
 
