@@ -72,6 +72,7 @@ __all__ = [
     "PROGRAMS",
     "CITIES",
     "Simulation",
+    "ExpectedOutcomes",
     "generate",
     "expected_outcomes",
     "expected_rejections",

@@ -1,0 +1,177 @@
+"""The demo end to end into SQLite, and the progress bar that accompanies long work."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from supernova_ledger.demo import run_demo
+from supernova_ledger.ledger import Ledger
+from supernova_ledger.progress import Progress
+from supernova_ledger.simulate import Simulation
+
+CLI = [sys.executable, "-m", "supernova_ledger"]
+SMALL = {"seed": 7, "promoters": 40, "days": 10}
+
+
+def demo(store: str, **options: int) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_demo(store, out=out, err=err, **{**SMALL, **options})  # type: ignore[arg-type]
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_demo_end_to_end_then_verify(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'demo.db'}"
+    code, out, err = demo(store)
+    assert code == 0, err
+    sim = Simulation(SMALL["seed"], SMALL["promoters"], SMALL["days"])
+    events = sum(1 for _ in sim.events())
+    rejected = sum(sim.rejections_by_code().values())
+    accepted = events - rejected - sim.redelivered
+    assert out.startswith("Simulated programme: seed 7, 40 promoters, 10 days.\n")
+    assert f"Sent {events:,} events: {accepted:,} accepted, {sim.redelivered:,} duplicates" in out
+    for code_name, count in sim.rejections_by_code().items():
+        assert any(line.split() == [code_name, str(count)] for line in out.splitlines())
+    with Ledger.open(store) as ledger:
+        assert ledger.position == accepted
+        report = ledger.report()
+    assert f"  log_head  {report['log_head']}" in out
+    assert f"  digest    {report['digest']}" in out
+    assert f"supernova-ledger verify --store {store}" in out
+    assert "progress" not in err and "\r" not in err  # not a terminal: no bar
+
+    verified = subprocess.run([*CLI, "verify", "--store", store], capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stderr
+    assert report["log_head"] in verified.stdout
+
+
+def test_demo_twice_appends_nothing(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'demo.db'}"
+    assert demo(store)[0] == 0
+    with Ledger.open(store) as ledger:
+        before = ledger.position, ledger.log_head
+    code, out, _ = demo(store)
+    assert code == 0
+    assert "already holds" in out and "nothing was added" in out
+    with Ledger.open(store) as ledger:
+        assert (ledger.position, ledger.log_head) == before
+        assert f"  log_head  {ledger.log_head}" in out
+
+
+def test_demo_output_depends_only_on_seed_and_size(tmp_path: Path) -> None:
+    first = demo(f"sqlite:///{tmp_path / 'a.db'}")[1].replace(str(tmp_path / "a.db"), "STORE")
+    second = demo(f"sqlite:///{tmp_path / 'b.db'}")[1].replace(str(tmp_path / "b.db"), "STORE")
+    assert first == second
+    other = demo(f"sqlite:///{tmp_path / 'c.db'}", seed=8)[1].replace(str(tmp_path / "c.db"), "STORE")
+    assert other != first
+
+
+def test_demo_unusable_store_exits_2(tmp_path: Path) -> None:
+    code, out, err = demo(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("supernova-ledger demo: ") and err.count("\n") == 1
+
+
+def test_demo_bad_size_exits_2() -> None:
+    code, out, err = demo("memory:", promoters=-1)
+    assert (code, out) == (2, "")
+    assert "promoters" in err
+
+
+def test_demo_shows_progress_on_request(tmp_path: Path) -> None:
+    err = io.StringIO()
+    run_demo("memory:", seed=1, promoters=30, days=6, out=io.StringIO(), err=err, progress=True)
+    drawn = err.getvalue()
+    assert "\rsimulating [" in drawn
+    assert "100% 6/6 days" in drawn
+
+
+def test_demo_from_the_command_line(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'cli.db'}"
+    done = subprocess.run([*CLI, "demo", "--store", store, "--promoters", "20", "--days", "5"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Top promoters by net GMV" in done.stdout
+    assert "\r" not in done.stderr  # piped: quiet
+    table = subprocess.run([*CLI, "report", "--store", store, "--format", "table"], capture_output=True, text=True)
+    assert table.returncode == 0 and "City tiers" in table.stdout
+
+
+def test_simulate_command_writes_the_generator_output(tmp_path: Path) -> None:
+    from supernova_ledger.simulate import generate, write_jsonl
+
+    path = tmp_path / "sim.jsonl"
+    done = subprocess.run([*CLI, "simulate", "--seed", "3", "--promoters", "15", "--days", "4", "--out", str(path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    expected = io.BytesIO()
+    write_jsonl(generate(3, promoters=15, days=4), expected)
+    assert path.read_bytes() == expected.getvalue()
+
+
+# -- progress --------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_silent_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    with Progress(10, "work", stream) as bar:
+        bar.advance(10)
+    assert stream.getvalue() == ""
+
+
+def test_progress_draws_on_a_terminal_and_ends_the_line() -> None:
+    stream, clock = FakeTTY(), FakeClock()
+    with Progress(200, "ingest", stream, clock=clock) as bar:
+        clock.now += 2
+        bar.advance(50)
+    drawn = stream.getvalue()
+    assert drawn.startswith("\ringest [#######.....................]  25% 50/200 25/s 2.0s")
+    assert drawn.endswith("\n")
+
+
+def test_progress_redraws_at_most_ten_times_a_second() -> None:
+    stream, clock = FakeTTY(), FakeClock()
+    bar = Progress(None, "rows", stream, clock=clock)
+    for _ in range(1000):
+        bar.advance(1)
+        clock.now += 0.001  # one second in all
+    bar.close()
+    bar.close()  # idempotent
+    assert 9 <= stream.getvalue().count("\r") <= 12
+    assert stream.getvalue().endswith("1,000 1,000/s 1.0s\n")
+
+
+def test_progress_without_total_and_with_note() -> None:
+    bar = Progress(None, "sim", io.StringIO(), unit="days", clock=FakeClock())
+    bar.advance(3)
+    bar.note = "1,234 events"
+    assert bar.render(101.5) == "sim 3 days 1,234 events 1.5s"
+    sized = Progress(4, "sim", io.StringIO(), unit="days", clock=FakeClock())
+    sized.advance(5)  # overshoot is capped
+    assert sized.render(100.0).startswith("sim [############################] 100% 5/4 days")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_progress_can_be_forced(enabled: bool) -> None:
+    stream = io.StringIO()
+    with Progress(1, "x", stream, enabled=enabled) as bar:
+        bar.advance(1)
+    assert bool(stream.getvalue()) is enabled
