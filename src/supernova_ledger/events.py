@@ -89,10 +89,8 @@ def _canonical_timestamp(field: str, text: str) -> str:
         raise ValueError(f"{field}: {text!r} is outside 0001-01-02..9999-12-30 UTC")
     if text[-1] == "Z" and (len(text) == 20 or (len(text) == 27 and moment.microsecond)):
         return text  # already canonical: UTC, and six fraction digits only when non-zero
-    utc = moment.astimezone(timezone.utc)
-    if utc.microsecond:
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat gives four-digit years and exactly six fraction digits when non-zero.
+    return moment.astimezone(timezone.utc).isoformat()[:-6] + "Z"
 
 
 def timestamp_us(text: str) -> int:
