@@ -13,6 +13,8 @@ after its event is durably stored: nothing acknowledged is ever lost.
 from __future__ import annotations
 
 import os
+import random
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -29,6 +31,10 @@ DEFAULT_STORE_URL: Final = "sqlite:///supernova.db"
 #: The most events one ``append_batch`` call may carry.
 MAX_BATCH: Final = 10_000
 _MAX_ATTEMPTS: Final = 20
+#: After a lost race, wait up to this long (doubling per attempt, capped) before
+#: deciding again: a random pause lets a writer that keeps losing get a turn.
+_BACKOFF_FIRST_S: Final = 0.002
+_BACKOFF_MAX_S: Final = 0.25
 
 EventInput = Event | Mapping[str, Any] | bytes | str
 
@@ -115,7 +121,7 @@ class Ledger:
                 decoded.append(coerce_event(item))
             except DecodeFailure as failure:
                 decoded.append(failure)
-        for _attempt in range(_MAX_ATTEMPTS):
+        for attempt in range(_MAX_ATTEMPTS):
             self._catch_up()
             outcomes, records = self._decide(decoded)
             try:
@@ -124,6 +130,7 @@ class Ledger:
                 return outcomes
             except ConcurrencyConflict:
                 self._rebuild()
+                time.sleep(random.uniform(0, min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2**attempt)))
             except BaseException:
                 self._rebuild()
                 raise
