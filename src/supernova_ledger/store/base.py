@@ -62,6 +62,16 @@ class LogStore(ABC):
             return record
         return None
 
+    def save_checkpoint(self, position: int, blob: bytes) -> None:  # noqa: B027 - optional
+        """Keep a sealed checkpoint of the projected state at ``position``.
+
+        Checkpoints are derived data: a store may drop them at any time, and a
+        store that cannot keep them (this default) simply doesn't."""
+
+    def load_checkpoint(self) -> tuple[int, bytes] | None:
+        """The newest checkpoint as ``(position, sealed blob)``, or None."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files. Idempotent."""
 
