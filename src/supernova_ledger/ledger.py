@@ -19,8 +19,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from .audit import Verification, export_lines, verify
-from .domain.book import Book, Outcome
+from .domain.book import GENESIS_HEAD, Book, Outcome
 from .domain.report import build_report, with_digest
+from .domain.snapshot import CheckpointError, restore, seal, snapshot, unseal
 from .errors import ConcurrencyConflict, CorruptLog, UsageError
 from .events import DecodeFailure, Event, coerce_event, decode_stored
 from .store import LogRecord, LogStore, open_store
@@ -64,11 +65,49 @@ class Ledger:
     'accepted'
     """
 
-    def __init__(self, store: LogStore) -> None:
+    def __init__(self, store: LogStore, *, use_checkpoint: bool = True) -> None:
         self._store = store
-        self._book = Book()
         self._closed = False
+        self._stale = False
+        #: Why the newest checkpoint was not used (None: used, or there was none).
+        self.checkpoint_problem: str | None = None
+        self._book = self._from_checkpoint() if use_checkpoint else Book()
+        self._checkpoint_position = self._book.position
         self._catch_up()
+
+    def _from_checkpoint(self) -> Book:
+        """The state at the newest checkpoint that proves sound, else an empty book.
+
+        A checkpoint is used only if its checksum holds, its state restores,
+        and its log head equals the head the log itself stores at that
+        position; otherwise it is ignored and the log is folded from 1."""
+        found = self._store.load_checkpoint()
+        if found is None:
+            return Book()
+        position, blob = found
+        try:
+            book = restore(unseal(blob))
+        except CheckpointError as exc:
+            self.checkpoint_problem = str(exc)
+            return Book()
+        record = self._store.record_at(position) if position else None
+        stored_head = record.head if record is not None else GENESIS_HEAD
+        if book.position != position or book.head != stored_head:
+            self.checkpoint_problem = f"checkpoint: position {position} does not match the log"
+            return Book()
+        return book
+
+    def checkpoint(self) -> int:
+        """Store a checkpoint of the current state; returns its position."""
+        self._ensure_open()
+        self._catch_up()
+        self._store.save_checkpoint(self._book.position, seal(snapshot(self._book)))
+        self._checkpoint_position = self._book.position
+        return self._book.position
+
+    @property
+    def events_since_checkpoint(self) -> int:
+        return self._book.position - self._checkpoint_position
 
     @classmethod
     def open(cls, url: str | None = None) -> "Ledger":
@@ -197,6 +236,9 @@ class Ledger:
             raise UsageError("ledger: is closed")
 
     def _catch_up(self) -> None:
+        if self._stale:
+            self._book = self._from_checkpoint()
+            self._stale = False
         position, _head = self._store.head()
         if position > self._book.position:
             _fold(self._book, self._store.read(self._book.position + 1))
@@ -204,4 +246,5 @@ class Ledger:
     def _rebuild(self) -> None:
         """Throw away decisions that were not stored; the next catch-up folds the store afresh."""
         self._book = Book()
+        self._stale = True
 

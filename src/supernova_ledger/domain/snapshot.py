@@ -1,0 +1,135 @@
+"""Checkpoints of a :class:`Book`: the whole projected state as bytes, and back.
+
+A checkpoint lets a ledger reopen without folding the whole log: restore the
+state at position P, then fold the events after P. It is derived data, so it
+is guarded, never trusted: :func:`seal` prefixes the payload with its format
+and SHA-256, and :func:`unseal` refuses anything whose checksum, format or
+shape is off (the caller then replays from position 1). The bytes are
+deterministic: sets are written sorted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final
+
+import msgspec
+
+from ..rules import Rules, zone
+from .book import Book
+from .state import Group, Order, Payout, Promoter
+
+__all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "snapshot", "restore", "seal", "unseal"]
+
+CHECKPOINT_FORMAT: Final = b"supernova-ledger/checkpoint@1"
+_SEP: Final = b"\n"
+_encoder: Final = msgspec.msgpack.Encoder()
+_decoder: Final = msgspec.msgpack.Decoder()
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used (corrupt, foreign format, wrong shape)."""
+
+
+def snapshot(book: Book) -> bytes:
+    """The state of ``book`` as msgpack bytes (deterministic for equal states)."""
+    state = {
+        "position": book.position,
+        "head": book.head,
+        "rules": book.rules.model_dump(),
+        "ids": _ids_by_position(book),
+        "digests": bytes(book._digests),
+        "tier_groups": book.tier_groups,
+        "due": book._due,
+        "bindings": [(c, p, e) for c, (p, e) in book.bindings.items()],
+        "promoters": [
+            (p.promoter_id, p.program, p.inviter_id, p.city, p.city_tier, p.qualified, p.suspended, p.invitees,
+             p.open_groups, p.pending_fen, p.available_fen, p.in_payout_fen, p.paid_out_fen, p.level1_fen,
+             p.level2_fen, p.net_gmv_fen, p.orders)
+            for p in book.promoters.values()
+        ],
+        "groups": [
+            (g.group_id, g.owner_id, g.city, g.city_tier, g.open, sorted(g.members), g.pushes,
+             sorted(g.pushes_by_day.items()), g.orders, sorted(g.buyers), g.gross_fen, g.refunded_fen)
+            for g in book.groups.values()
+        ],
+        "orders": [
+            (o.order_id, o.customer_id, o.group_id, o.l1, o.ben1, o.ben2, o.local_date,
+             [(sku, *line) for sku, line in o.lines.items()], o.completed_us, o.settled, o.comm1_fen,
+             o.comm2_fen, o.paid_fen, o.refunded_fen)
+            for o in book.orders.values()
+        ],
+        "payouts": [(p.payout_id, p.promoter_id, p.amount_fen, p.finished) for p in book.payouts.values()],
+    }
+    return _encoder.encode(state)
+
+
+def _ids_by_position(book: Book) -> list[str]:
+    ids = [""] * book.position
+    for event_id, position in book._ids.items():
+        ids[position - 1] = event_id
+    return ids
+
+
+def restore(data: bytes) -> Book:
+    """Rebuild a :class:`Book` from :func:`snapshot` bytes. Raises :class:`CheckpointError`."""
+    try:
+        return _restore(_decoder.decode(data))
+    except CheckpointError:
+        raise
+    except Exception as exc:  # any shape problem means: do not use this checkpoint
+        raise CheckpointError(f"checkpoint: unreadable state ({type(exc).__name__}: {exc})") from None
+
+
+def _restore(state: dict[str, Any]) -> Book:
+    book = Book()
+    book.position = state["position"]
+    book.head = state["head"]
+    book.rules = Rules.model_validate(state["rules"])
+    book._zone = zone(book.rules.timezone)
+    ids = state["ids"]
+    if len(ids) != book.position or len(state["digests"]) != 16 * book.position:
+        raise CheckpointError("checkpoint: id index does not match its position")
+    book._ids = {event_id: position for position, event_id in enumerate(ids, start=1)}
+    book._digests = bytearray(state["digests"])
+    book.tier_groups = list(state["tier_groups"])
+    book._due = [(completed, order_id) for completed, order_id in state["due"]]
+    book.bindings = {c: (p, e) for c, p, e in state["bindings"]}
+    for row in state["promoters"]:
+        p = Promoter(row[0], row[1], row[2], row[3], row[4])
+        (p.qualified, p.suspended, p.invitees, p.open_groups, p.pending_fen, p.available_fen, p.in_payout_fen,
+         p.paid_out_fen, p.level1_fen, p.level2_fen, p.net_gmv_fen, p.orders) = row[5:]
+        book.promoters[p.promoter_id] = p
+    for row in state["groups"]:
+        g = Group(row[0], row[1], row[2], row[3])
+        g.open, g.members, g.pushes = row[4], set(row[5]), row[6]
+        g.pushes_by_day = {day: count for day, count in row[7]}
+        g.orders, g.buyers, g.gross_fen, g.refunded_fen = row[8], set(row[9]), row[10], row[11]
+        book.groups[g.group_id] = g
+    for row in state["orders"]:
+        lines = {line[0]: list(line[1:]) for line in row[7]}
+        o = Order(row[0], row[1], row[2], row[3], row[4], row[5], row[6], lines)
+        o.completed_us, o.settled, o.comm1_fen, o.comm2_fen, o.paid_fen, o.refunded_fen = row[8:]
+        book.orders[o.order_id] = o
+    for row in state["payouts"]:
+        payout = Payout(row[0], row[1], row[2])
+        payout.finished = row[3]
+        book.payouts[payout.payout_id] = payout
+    for promoter in book.promoters.values():
+        book._check_balances(promoter)
+    return book
+
+
+def seal(payload: bytes) -> bytes:
+    """``format \\n sha256-hex \\n payload``."""
+    return CHECKPOINT_FORMAT + _SEP + hashlib.sha256(payload).hexdigest().encode("ascii") + _SEP + payload
+
+
+def unseal(blob: bytes) -> bytes:
+    """The payload of a sealed checkpoint; raises :class:`CheckpointError` when it is not intact."""
+    parts = blob.split(_SEP, 2)
+    if len(parts) != 3 or parts[0] != CHECKPOINT_FORMAT:
+        raise CheckpointError("checkpoint: unknown format")
+    if hashlib.sha256(parts[2]).hexdigest().encode("ascii") != parts[1]:
+        raise CheckpointError("checkpoint: checksum mismatch (corrupt)")
+    return parts[2]
