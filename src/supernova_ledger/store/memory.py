@@ -12,7 +12,7 @@ import threading
 import weakref
 from collections.abc import Iterator, Sequence
 
-from ..errors import ConcurrencyConflict, UsageError
+from ..errors import ConcurrencyConflict, StoreError, UsageError
 from .base import GENESIS_HEAD, LogRecord, LogStore, check_batch
 
 __all__ = ["MemoryStore"]
@@ -48,9 +48,19 @@ class MemoryStore(LogStore):
     def __init__(self, url: str = "memory:") -> None:
         self.url = url
         self._log = _log_for(url)
+        self._closed = False
+
+    def close(self) -> None:
+        self._closed = True
+
+    @property
+    def _records(self) -> list[LogRecord]:
+        if self._closed:
+            raise StoreError(f"store {self.url}: used after close()")
+        return self._log.records
 
     def head(self) -> tuple[int, str]:
-        records = self._log.records
+        records = self._records
         if not records:
             return 0, GENESIS_HEAD
         last = records[-1]
@@ -61,7 +71,7 @@ class MemoryStore(LogStore):
             return
         check_batch(records)
         with self._log.lock:
-            stored = len(self._log.records)
+            stored = len(self._records)
             first = records[0].position
             if first <= stored:
                 raise ConcurrencyConflict(f"position {first} is taken; the log is at {stored}")
@@ -70,7 +80,7 @@ class MemoryStore(LogStore):
             self._log.records.extend(records)
 
     def read(self, start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
-        records = self._log.records
+        records = self._records
         end = len(records) if stop is None else min(stop, len(records))
         for index in range(max(start, 1) - 1, end):
             yield records[index]
