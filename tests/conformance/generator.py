@@ -88,6 +88,8 @@ class _Gen:
             return f"事件{k}"
         if r < 0.035:
             return ("长" * 120 + f"{k:08d}")[-128:]        # exactly 128 code points
+        if r < 0.037:
+            return ("😀" * 120 + f"{k:08d}")[-128:]        # 128 code points, 256 UTF-16 units
         return f"e{k}"
 
     def tick(self) -> _dt.datetime:
@@ -167,8 +169,14 @@ class _Gen:
             rules["level2_bps"] = 0
         if self.chance(0.5):
             cats = rng.sample(CATEGORIES, rng.randint(0, 3))
+            if self.chance(0.03):   # the 1,000-entry limit, inclusive
+                cats += [f"cat{i}" for i in range(1000 - len(cats))]
             rules["category_rates"] = {c: {"level1_bps": rng.randint(0, 3000),
                                            "level2_bps": rng.randint(0, 700)} for c in cats}
+            if cats and self.chance(0.1):
+                rules["category_rates"][cats[0]] = self.pick([
+                    {"level1_bps": 10000, "level2_bps": 0}, {"level1_bps": 0, "level2_bps": 0},
+                    {"level1_bps": 5000, "level2_bps": 5000}])
         if self.chance(0.5):
             rules["attribution"] = self.pick(["last_touch", "protected_binding"])
         if self.chance(0.6):
@@ -259,7 +267,16 @@ class _Gen:
         fresh = [g for g in self.group_pool if g not in known]
         gid = self.pick(fresh) if fresh and self.chance(0.85) else self.pick(self.group_pool)
         good = self.promoters(qualified=True, suspended=False)
-        owner = self.pick(good) if good and self.chance(0.75) else self.some_promoter()
+        r = self.rng.random()
+        unqualified, suspended = self.promoters(qualified=False), self.promoters(suspended=True)
+        if good and r < 0.7:
+            owner = self.pick(good)
+        elif unqualified and r < 0.8:
+            owner = self.pick(unqualified)
+        elif suspended and r < 0.9:
+            owner = self.pick(suspended)
+        else:
+            owner = self.some_promoter()
         return self.envelope("GroupOpened", group_id=gid, owner_id=owner,
                              city=self.pick(CITIES), city_tier=self.rng.randint(1, 5))
 
@@ -294,6 +311,11 @@ class _Gen:
                              sku=self.pick(SKUS))
 
     def order_lines(self) -> list[dict]:
+        if self.chance(0.01):   # a big basket, up to the 200-line limit
+            return [{"sku": f"bulk{i}", "category": self.pick(CATEGORIES),
+                     "quantity": self.pick([1, 10**6]),
+                     "paid_fen": self.pick([0, 1, 10**12, self.rng.randint(1, 10**9)])}
+                    for i in range(self.rng.choice([200, 199, 57]))]
         skus = self.rng.sample(SKUS, self.rng.choice([1, 1, 1, 2, 2, 3]))
         return [{"sku": s, "category": self.pick(CATEGORIES), "quantity": self.rng.randint(1, 5),
                  "paid_fen": self.pick([0, 1, 99, 999, 9990, 19900, self.rng.randint(1, 60000)])}
@@ -411,7 +433,10 @@ class _Gen:
                              "2026-11-01T10:00:60Z", "2026-11-01T10:00:00+08",
                              "2026-11-01T10:00:00.Z", "26-11-01T10:00:00Z",
                              "2026-11-01T10:00Z", "2026-11-01T10:00:00+24:00",
-                             "2026-1-01T10:00:00Z", "1762000000", ""])
+                             "2026-1-01T10:00:00Z", "1762000000", "",
+                             "2026-11-01T10:00:00+08:60", "2026-11-01T10:00:00+8:00",
+                             "2026-11-01T10:00:00 +08:00", "2026-11-01T10:00:00.000000000Z",
+                             "2026-02-29T10:00:00Z", "２０２６-11-01T10:00:00Z"])
             if obj["type"] == "SettlementRun" and self.chance(0.5):
                 obj["as_of"] = bad
             else:

@@ -137,7 +137,7 @@ def _compare_report(problems, seed, label, expected: dict, proc, oracle_log) -> 
     want = R.canonical_json(expected) + b"\n"
     if proc.returncode != 0:
         problems.append(f"seed {seed} report {label}: exit {proc.returncode}: "
-                        f"{_short(proc.stderr.decode('utf-8', 'replace'))}")
+                        f"…{proc.stderr.decode('utf-8', 'replace')[-800:]}")
         return
     if proc.stdout == want:
         return
@@ -427,6 +427,15 @@ def test_cli_decision(name, tmp_path):
     proc = _cli(store, "ingest", str(log_file), "--rejects", str(rejects_file))
     if proc.returncode not in (0, 3):
         pytest.fail(f"{name}: ingest exited {proc.returncode}: {_short(proc.stderr.decode('utf-8', 'replace'))}")
+    want_exit = 3 if want_rejections else 0
+    if proc.returncode != want_exit:
+        problems.append(f"ingest exit {proc.returncode}, expected {want_exit}")
+    try:
+        got_counts = json.loads(proc.stdout)
+    except ValueError:
+        got_counts = proc.stdout.decode("utf-8", "replace")
+    if got_counts != want_counts:
+        problems.append(f"ingest counts: expected {want_counts} got {got_counts}")
     got = []
     if rejects_file.exists():
         for raw in rejects_file.read_text(encoding="utf-8").splitlines():
