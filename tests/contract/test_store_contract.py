@@ -141,16 +141,17 @@ def test_a_batch_overlapping_the_end_is_all_or_nothing(store: LogStore, other: L
     assert store.record_at(4) is None
 
 
+@pytest.mark.parametrize("loser_records", [3, 500])  # small and large batches take different paths
 def test_a_race_lost_after_the_early_check_is_still_a_conflict(
-    store_url: str, store: LogStore, other: LogStore, monkeypatch: pytest.MonkeyPatch
+    store_url: str, store: LogStore, other: LogStore, monkeypatch: pytest.MonkeyPatch, loser_records: int
 ) -> None:
-    """The writer looked before the winner stored: the unique key settles it."""
+    """The writer looked before the winner stored: the unique key settles it, all or nothing."""
     base = chain(1)
     store.append(base)
     monkeypatch.setattr(other, "head", lambda: (1, base[0].head))  # a stale view
     store.append(chain(2, start=2, head=base[0].head, tag="winner"))
     with pytest.raises(ConcurrencyConflict) as raised:
-        other.append(chain(3, start=2, head=base[0].head, tag="loser"))
+        other.append(chain(loser_records, start=2, head=base[0].head, tag="loser"))
     if store_url.startswith(("sqlite", "postgres")):
         assert "another writer" in raised.value.message  # the primary key, not the early check
     monkeypatch.undo()
