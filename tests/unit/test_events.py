@@ -77,3 +77,20 @@ def test_stored_decoder_reads_what_canonical_writes() -> None:
     twin = decode_stored(canonical(event))
     assert (twin.id, twin.at, twin.payout_id, twin.reason) == ("x", "2026-11-01T00:00:00Z", "p", "银行")
     assert canonical(twin) == canonical(event)
+
+
+@pytest.mark.parametrize("zone_name", ["Asia/Shanghai", "America/Los_Angeles", "Asia/Kolkata", "Asia/Kathmandu",
+                                       "Australia/Lord_Howe", "Pacific/Kiritimati", "Pacific/Chatham", "UTC"])
+def test_local_dates_cache_is_exact(zone_name: str) -> None:
+    """Every 7 minutes across two DST seasons, the cached local date equals the exact one."""
+    from datetime import datetime, timedelta, timezone
+
+    from supernova_ledger.domain.book import LocalDates
+    from supernova_ledger.rules import zone
+
+    dates = LocalDates(zone(zone_name))
+    moment = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    while moment < datetime(2026, 11, 15, tzinfo=timezone.utc):
+        at = moment.isoformat()[:-6] + "Z"
+        assert dates.of(at) == dates.exact(at), at
+        moment += timedelta(minutes=7, seconds=13)

@@ -83,8 +83,40 @@ def chain(head: str, event_json: bytes) -> str:
     return hashlib.sha256(head.encode("ascii") + b"\n" + event_json).hexdigest()
 
 
-def _local_date(at: str, rules_zone: Any) -> str:
-    return datetime.fromisoformat(at).astimezone(rules_zone).date().isoformat()
+class LocalDates:
+    """Local calendar dates (``YYYY-MM-DD``) of canonical UTC timestamps in one zone.
+
+    Cached per UTC hour: when the zone's offset is the same at both ends of
+    the hour and so is the local date, every instant of that hour has that
+    date (tz transitions are never two within one hour). Otherwise the date
+    is computed exactly for each instant."""
+
+    __slots__ = ("zone", "_hours")
+    _MAX_HOURS: Final = 100_000
+
+    def __init__(self, rules_zone: Any) -> None:
+        self.zone = rules_zone
+        self._hours: dict[str, str | None] = {}
+
+    def exact(self, at: str) -> str:
+        return datetime.fromisoformat(at).astimezone(self.zone).date().isoformat()
+
+    def of(self, at: str) -> str:
+        hour = at[:13]
+        try:
+            cached = self._hours[hour]
+        except KeyError:
+            cached = self._learn(hour)
+        return cached if cached is not None else self.exact(at)
+
+    def _learn(self, hour: str) -> str | None:
+        if len(self._hours) >= self._MAX_HOURS:
+            self._hours.clear()
+        start = datetime.fromisoformat(hour + ":00:00+00:00").astimezone(self.zone)
+        end = datetime.fromisoformat(hour + ":59:59.999999+00:00").astimezone(self.zone)
+        same = start.utcoffset() == end.utcoffset() and start.date() == end.date()
+        self._hours[hour] = answer = start.date().isoformat() if same else None
+        return answer
 
 
 class Book:
@@ -92,7 +124,7 @@ class Book:
 
     def __init__(self) -> None:
         self.rules: Rules = DEFAULT_RULES
-        self._zone = zone(DEFAULT_RULES.timezone)
+        self._dates = LocalDates(zone(DEFAULT_RULES.timezone))
         self.position = 0
         self.head = GENESIS_HEAD
         self.promoters: dict[str, Promoter] = {}
@@ -200,7 +232,8 @@ class Book:
 
     def _rules_adopted(self, event: RulesAdopted) -> Rejection | None:
         self.rules = Rules.model_validate(event.rules)
-        self._zone = zone(self.rules.timezone)
+        if self._dates.zone.key != self.rules.timezone:
+            self._dates = LocalDates(zone(self.rules.timezone))
         return None
 
     def _promoter_joined(self, event: PromoterJoined) -> Rejection | None:
@@ -317,7 +350,7 @@ class Book:
         group = self._known_group(event.group_id, must_be_open=True)
         if isinstance(group, tuple):
             return group
-        day = _local_date(event.at, self._zone)
+        day = self._dates.of(event.at)
         pushed = group.pushes_by_day.get(day, 0)
         if pushed >= self.rules.max_daily_pushes:
             return (
@@ -370,7 +403,7 @@ class Book:
         order = Order(
             event.order_id, customer, event.group_id, l1,
             ben1.promoter_id if ben1 else None, ben2.promoter_id if ben2 else None,
-            _local_date(event.at, self._zone), lines,
+            self._dates.of(event.at), lines,
         )
         order.paid_fen = paid_fen
         self.orders[event.order_id] = order

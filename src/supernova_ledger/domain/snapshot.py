@@ -16,7 +16,7 @@ from typing import Any, Final
 import msgspec
 
 from ..rules import Rules, zone
-from .book import Book
+from .book import Book, LocalDates
 from .state import Group, Order, Payout, Promoter
 
 __all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "snapshot", "restore", "seal", "unseal"]
@@ -86,7 +86,7 @@ def _restore(state: dict[str, Any]) -> Book:
     book.position = state["position"]
     book.head = state["head"]
     book.rules = Rules.model_validate(state["rules"])
-    book._zone = zone(book.rules.timezone)
+    book._dates = LocalDates(zone(book.rules.timezone))
     ids = state["ids"]
     if len(ids) != book.position or len(state["digests"]) != 16 * book.position:
         raise CheckpointError("checkpoint: id index does not match its position")
