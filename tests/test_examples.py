@@ -151,12 +151,22 @@ def run_audit(log: Path, report: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True)
 
 
-@pytest.fixture
-def exported(tmp_path: Path) -> tuple[Path, Path, str]:
-    store = f"sqlite:///{tmp_path / 'audit.db'}"
+@pytest.fixture(scope="module")
+def exported_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    folder = tmp_path_factory.mktemp("audit")
+    store = f"sqlite:///{folder / 'audit.db'}"
     assert cli("ingest", str(EXAMPLE), "--store", store).returncode == 3  # one rejection
-    assert cli("export", "--store", store, stdout=tmp_path / "log.jsonl").returncode == 0
-    assert cli("report", "--store", store, stdout=tmp_path / "report.json").returncode == 0
+    assert cli("export", "--store", store, stdout=folder / "log.jsonl").returncode == 0
+    assert cli("report", "--store", store, stdout=folder / "report.json").returncode == 0
+    return folder / "log.jsonl", folder / "report.json", store
+
+
+@pytest.fixture
+def exported(exported_once: tuple[Path, Path, str], tmp_path: Path) -> tuple[Path, Path, str]:
+    """Copies of the CLI's export and report, for a test to alter."""
+    log, report, store = exported_once
+    (tmp_path / "log.jsonl").write_bytes(log.read_bytes())
+    (tmp_path / "report.json").write_bytes(report.read_bytes())
     return tmp_path / "log.jsonl", tmp_path / "report.json", store
 
 

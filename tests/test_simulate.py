@@ -72,7 +72,7 @@ def test_independent_of_hash_randomisation() -> None:
             [sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed},
             capture_output=True, text=True, check=True,
         ).stdout
-        for seed in ("1", "2", "3")
+        for seed in ("1", "2")
     }
     assert len(digests) == 1
 
