@@ -1,0 +1,509 @@
+"""Benchmark the ledger against a plain eventsourcing baseline and print the table.
+
+    python benchmarks/run.py --sizes 100k,1M --stores memory,sqlite,postgresql \\
+        --runs 100k=3,1M=1 --out benchmarks/results.json
+    python benchmarks/run.py --markdown --out benchmarks/results.json   # the table, from the results
+
+Every phase runs in its own process (:mod:`measure`); ledger and baseline
+phases of one run are interleaved (which goes first alternates by run), so
+the machine's noise falls on both. Each figure is the median over runs and
+each ratio is ledger median / baseline median on the same store kind.
+Stores are fresh for every run: a new SQLite file under ``benchmarks/out/``,
+a new PostgreSQL schema (dropped afterwards), a new ``memory:`` log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+HERE: Final = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from workload import OUT_DIR, SIZES, Workload, parse_size, prepare  # noqa: E402
+
+STORES: Final = ("memory", "sqlite", "postgresql")
+DEFAULT_PG: Final = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_RUNS: Final = "100k=3,1M=1,10M=1"
+MIB: Final = 1024 * 1024
+GIB: Final = 1024 * MIB
+
+#: Issue 4's targets.
+TARGET_INGEST_EVENTS_PER_S: Final = {"sqlite": 100_000, "postgresql": 50_000}
+TARGET_INGEST_RATIO: Final = 3.0
+TARGET_APPEND_P50_MS_SQLITE: Final = 1.0
+TARGET_REPLAY_EVENTS_PER_S_SQLITE: Final = 400_000
+TARGET_REOPEN_S_10M: Final = 1.0
+TARGET_STATE_BYTES: Final = 8 * GIB
+STATE_TARGET_ORDERS: Final = 10_000_000
+STATE_TARGET_CUSTOMERS: Final = 10_000_000
+
+#: (metric, higher is better) compared with the baseline.
+METRICS: Final = (
+    ("ingest_events_per_s", True),
+    ("append_p50_ms", False),
+    ("append_p99_ms", False),
+    ("replay_events_per_s", True),
+    ("reopen_s", False),
+    ("peak_rss_ingest_bytes", False),
+    ("peak_rss_replay_bytes", False),
+)
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
+
+
+# -- stores ---------------------------------------------------------------------------
+
+
+class Stores:
+    """Fresh store URLs for the ledger and the baseline, and their removal."""
+
+    def __init__(self, pg_url: str) -> None:
+        self.pg_url = pg_url
+        self._schemas: list[str] = []
+
+    def fresh(self, kind: str, name: str) -> str:
+        if kind == "memory":
+            return "memory:"
+        if kind == "sqlite":
+            path = OUT_DIR / f"{name}.db"
+            self._remove_sqlite(path)
+            return f"sqlite:///{path}"
+        if kind == "postgresql":
+            schema = name.replace("-", "_").lower()
+            self._sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE", f"CREATE SCHEMA {schema}")
+            self._schemas.append(schema)
+            separator = "&" if "?" in self.pg_url else "?"
+            return f"{self.pg_url}{separator}schema={schema}"
+        raise ValueError(f"store: {kind!r} is not one of {', '.join(STORES)}")
+
+    def drop(self, kind: str, url: str) -> None:
+        if kind == "sqlite":
+            self._remove_sqlite(Path(url[len("sqlite:///") :]))
+        elif kind == "postgresql":
+            schema = url.rsplit("schema=", 1)[1]
+            self._sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            if schema in self._schemas:
+                self._schemas.remove(schema)
+
+    def drop_all(self) -> None:
+        for schema in list(self._schemas):
+            self._sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        self._schemas.clear()
+
+    def _sql(self, *statements: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.pg_url, autocommit=True) as connection:
+            for statement in statements:
+                connection.execute(statement)
+
+    @staticmethod
+    def _remove_sqlite(path: Path) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.remove(f"{path}{suffix}")
+            except FileNotFoundError:
+                pass
+
+
+# -- phases ---------------------------------------------------------------------------
+
+
+def measure(phase: str, *args: str, timeout_s: float) -> dict[str, Any]:
+    command = [sys.executable, str(HERE / "measure.py"), phase, *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{shlex.join(command)} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_s"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def run_ledger(kind: str, w: Workload, stores: Stores, tag: str, appends: int, state: bool, timeout_s: float) -> dict[str, Any]:
+    if kind == "memory":
+        args = ["--workload", str(w.lines_path), "--appends", str(appends), "--tag", tag]
+        r = measure("ledger-memory", *args, *(["--state"] if state else []), timeout_s=timeout_s)
+        r["peak_rss_ingest_bytes"] = r["peak_rss_after_ingest_bytes"]
+        r["peak_rss_replay_bytes"] = r["peak_rss_after_replay_bytes"]
+        return r
+    url = stores.fresh(kind, f"bench-ledger-{w.size}-{tag}")
+    try:
+        ingest = measure("ledger-ingest", "--url", url, "--workload", str(w.lines_path), timeout_s=timeout_s)
+        replay = measure("ledger-replay", "--url", url, timeout_s=timeout_s)
+        reopen = measure("ledger-reopen", "--url", url, "--appends", str(appends), "--tag", tag, timeout_s=timeout_s)
+    finally:
+        stores.drop(kind, url)
+    result = {**reopen, **replay, **ingest}
+    result.update({
+        "peak_rss_ingest_bytes": ingest["peak_rss_bytes"],
+        "peak_rss_replay_bytes": replay["peak_rss_bytes"],
+        "peak_rss_reopen_bytes": reopen["peak_rss_bytes"],
+        "reopen_s": reopen["reopen_s"],
+    })
+    return result
+
+
+def run_baseline(kind: str, w: Workload, stores: Stores, tag: str, appends: int, timeout_s: float) -> dict[str, Any]:
+    if kind == "memory":
+        r = measure("baseline-memory", "--accepted", str(w.accepted_path), "--appends", str(appends), "--tag", tag,
+                    timeout_s=timeout_s)
+        r["peak_rss_ingest_bytes"] = r["peak_rss_after_ingest_bytes"]
+        r["peak_rss_replay_bytes"] = r["peak_rss_after_replay_bytes"]
+        return r
+    url = stores.fresh(kind, f"bench-es-{w.size}-{tag}")
+    try:
+        ingest = measure("baseline-ingest", "--url", url, "--accepted", str(w.accepted_path),
+                         "--appends", str(appends), "--tag", tag, timeout_s=timeout_s)
+        # The aggregate's Created event, then the workload; the latency probes after it are not read.
+        read = measure("baseline-read", "--url", url, "--stop", str(w.accepted + 1), timeout_s=timeout_s)
+    finally:
+        stores.drop(kind, url)
+    result = {**read, **ingest}
+    result.update({
+        "peak_rss_ingest_bytes": ingest["peak_rss_bytes"],
+        "peak_rss_replay_bytes": read["peak_rss_bytes"],
+        "replay_events_per_s": read["replay_events_per_s"],
+        "reopen_s": read["reopen_s"],
+    })
+    return result
+
+
+# -- summary --------------------------------------------------------------------------
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in runs if isinstance(r.get(key), (int, float))]
+    return statistics.median(values) if values else None
+
+
+def summarize(size_result: dict[str, Any]) -> None:
+    """Medians over runs and ledger/baseline ratios, per store (in place)."""
+    for store in size_result["stores"].values():
+        ledger_runs, baseline_runs = store["ledger_runs"], store["baseline_runs"]
+        ledger = {key: _median(ledger_runs, key) for key, _ in METRICS}
+        baseline = {key: _median(baseline_runs, key) for key, _ in METRICS}
+        spread = {
+            key: [min(r[key] for r in ledger_runs), max(r[key] for r in ledger_runs)]
+            for key, _ in METRICS if all(key in r for r in ledger_runs) and ledger_runs
+        }
+        ratios = {
+            key: (ledger[key] / baseline[key]) if ledger[key] and baseline[key] else None for key, _ in METRICS
+        }
+        digests = sorted({r.get("digest") for r in ledger_runs})
+        store.update({"ledger": ledger, "baseline": baseline, "ratio": ratios, "ledger_spread": spread,
+                      "digests": digests, "runs": len(ledger_runs)})
+
+
+def state_summary(state: dict[str, Any]) -> dict[str, Any]:
+    parts, counts = state["parts_bytes"], state["counts"]
+    per_order = parts["per_order"] / max(1, counts["orders"])
+    per_customer = parts["per_customer"] / max(1, counts["customers"])
+    per_event = (parts["per_event"] + parts["rest"]) / max(1, counts["events"])
+    events_per_order = counts["events"] / max(1, counts["orders"])
+    # 10M orders and 10M customers, with this workload's mix of other events per order.
+    projected = (per_order * STATE_TARGET_ORDERS + per_customer * STATE_TARGET_CUSTOMERS
+                 + per_event * STATE_TARGET_ORDERS * events_per_order)
+    projected_orders_customers_only = per_order * STATE_TARGET_ORDERS + per_customer * STATE_TARGET_CUSTOMERS
+    return {
+        "bytes_per_order": per_order, "bytes_per_customer": per_customer,
+        "bytes_per_event_other": per_event, "events_per_order": events_per_order,
+        "total_bytes": state["total_bytes"], "counts": counts,
+        "projected_10M_bytes": projected, "projected_10M_orders_customers_only_bytes": projected_orders_customers_only,
+    }
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each issue-4 target, met or not, at the largest size measured for it."""
+    sizes = [s for s in SIZES if s in results["sizes"]]
+    targets: list[dict[str, Any]] = []
+
+    def largest(store: str) -> tuple[str, dict[str, Any]] | None:
+        for size in reversed(sizes):
+            entry = results["sizes"][size]["stores"].get(store)
+            if entry and entry.get("ledger"):
+                return size, entry
+        return None
+
+    def add(name: str, at: str, measured: str, met: bool | None, note: str = "") -> None:
+        targets.append({"target": name, "at": at, "measured": measured, "met": met, "note": note})
+
+    for store, floor in TARGET_INGEST_EVENTS_PER_S.items():
+        found = largest(store)
+        if found:
+            size, entry = found
+            value = entry["ledger"]["ingest_events_per_s"]
+            add(f"{store} durable batch ingest ≥ {floor:,} events/s", size, f"{value:,.0f} events/s", value >= floor)
+    for store in STORES:
+        found = largest(store)
+        if found:
+            size, entry = found
+            ratio = entry["ratio"]["ingest_events_per_s"]
+            add(f"{store} ingest ≥ {TARGET_INGEST_RATIO:g}× eventsourcing save per 1,000", size,
+                f"{ratio:.2f}×", ratio >= TARGET_INGEST_RATIO)
+    found = largest("sqlite")
+    if found:
+        size, entry = found
+        p50 = entry["ledger"]["append_p50_ms"]
+        add(f"sqlite single append p50 ≤ {TARGET_APPEND_P50_MS_SQLITE:g} ms", size, f"{p50:.2f} ms",
+            p50 <= TARGET_APPEND_P50_MS_SQLITE)
+        replay = entry["ledger"]["replay_events_per_s"]
+        add(f"sqlite cold replay to full report ≥ {TARGET_REPLAY_EVENTS_PER_S_SQLITE:,} events/s", size,
+            f"{replay:,.0f} events/s", replay >= TARGET_REPLAY_EVENTS_PER_S_SQLITE)
+        reopen = entry["ledger"]["reopen_s"]
+        if size == "10M":
+            met, note = reopen < TARGET_REOPEN_S_10M, ""
+        elif reopen >= TARGET_REOPEN_S_10M:
+            met, note = False, f"10M not run; already over {TARGET_REOPEN_S_10M:g} s at {size}"
+        else:
+            met, note = None, "10M not run"
+        add("reopen a 10M-event store and answer one balance < 1 s", size, f"{reopen:.2f} s (sqlite)", met, note)
+    state = results.get("state")
+    if state:
+        size = max(state, key=lambda s: list(SIZES).index(s))
+        summary = state[size]
+        projected = summary["projected_10M_bytes"]
+        add("resident state for 10M orders + 10M customers < 8 GiB", size,
+            f"{projected / GIB:.1f} GiB projected ({summary['bytes_per_order']:.0f} B/order, "
+            f"{summary['bytes_per_customer']:.0f} B/customer, {summary['bytes_per_event_other']:.0f} B/event "
+            f"× {summary['events_per_order']:.1f} events/order)",
+            projected < TARGET_STATE_BYTES,
+            "Python object bytes (sys.getsizeof over the state graph); RSS adds allocator overhead")
+    return targets
+
+
+# -- markdown -------------------------------------------------------------------------
+
+
+def _fmt_rate(v: float | None) -> str:
+    return "—" if v is None else f"{v / 1000:,.1f}k" if v < 1e6 else f"{v / 1e6:,.2f}M"
+
+
+def _fmt_ratio(r: float | None) -> str:
+    return "" if r is None else f" ({r:.2f}×)"
+
+
+def _fmt_ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
+def _fmt_s(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
+def _fmt_mib(v: float | None) -> str:
+    return "—" if v is None else f"{v / MIB:,.0f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    out: list[str] = []
+    machine = results.get("machine", {})
+    out.append(f"Measured {results.get('finished', '?')} on {machine.get('cpus', '?')} CPUs "
+               f"({machine.get('cpu_model', '?')}), Python {machine.get('python', '?')}, engine commit "
+               f"`{machine.get('commit', '?')}`{' (+ uncommitted changes)' if machine.get('dirty') else ''}; "
+               f"load average {machine.get('load_start', '?')} at start, {machine.get('load_end', '?')} at end.")
+    out.append("")
+    for size, sr in results["sizes"].items():
+        meta = sr["workload"]
+        out.append(f"### {size}: {meta['lines']:,} lines, {meta['accepted']:,} accepted "
+                   f"({meta['orders']:,} orders, {meta['customers']:,} customers, {meta['promoters']:,} promoters)")
+        out.append("")
+        out.append("Ledger, median of runs; in brackets the ratio ledger / eventsourcing baseline on the same store "
+                   "(↑ = higher is better, ↓ = lower is better).")
+        out.append("")
+        out.append("| store | runs | ingest events/s ↑ | append p50 ms ↓ | append p99 ms ↓ | replay→report events/s ↑ "
+                   "| reopen+balance s ↓ | peak RSS ingest MiB ↓ | peak RSS replay MiB ↓ |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        for store, e in sr["stores"].items():
+            if not e.get("ledger"):
+                continue
+            L, R = e["ledger"], e["ratio"]
+            out.append(
+                f"| {store} | {e['runs']} | {_fmt_rate(L['ingest_events_per_s'])}{_fmt_ratio(R['ingest_events_per_s'])} "
+                f"| {_fmt_ms(L['append_p50_ms'])}{_fmt_ratio(R['append_p50_ms'])} "
+                f"| {_fmt_ms(L['append_p99_ms'])}{_fmt_ratio(R['append_p99_ms'])} "
+                f"| {_fmt_rate(L['replay_events_per_s'])}{_fmt_ratio(R['replay_events_per_s'])} "
+                f"| {_fmt_s(L['reopen_s'])}{_fmt_ratio(R['reopen_s'])} "
+                f"| {_fmt_mib(L['peak_rss_ingest_bytes'])}{_fmt_ratio(R['peak_rss_ingest_bytes'])} "
+                f"| {_fmt_mib(L['peak_rss_replay_bytes'])}{_fmt_ratio(R['peak_rss_replay_bytes'])} |"
+            )
+        out.append("")
+        out.append("eventsourcing baseline (same runs): save per 1,000 events; save per event; "
+                   "new Application + select_notifications + decode of everything (replay and reopen).")
+        out.append("")
+        out.append("| store | ingest events/s | save p50 ms | save p99 ms | read events/s | reopen (read all) s "
+                   "| peak RSS ingest MiB | peak RSS read MiB |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for store, e in sr["stores"].items():
+            if not e.get("baseline"):
+                continue
+            B = e["baseline"]
+            out.append(
+                f"| {store} (es {'popo' if store == 'memory' else store}) | {_fmt_rate(B['ingest_events_per_s'])} "
+                f"| {_fmt_ms(B['append_p50_ms'])} | {_fmt_ms(B['append_p99_ms'])} "
+                f"| {_fmt_rate(B['replay_events_per_s'])} | {_fmt_s(B['reopen_s'])} "
+                f"| {_fmt_mib(B['peak_rss_ingest_bytes'])} | {_fmt_mib(B['peak_rss_replay_bytes'])} |"
+            )
+        digests = {d for e in sr["stores"].values() for d in e.get("digests", [])}
+        out.append("")
+        out.append(f"Report digest of every replay: {'`' + next(iter(digests))[:16] + '…` (all stores and runs agree)' if len(digests) == 1 else 'DIFFERENT: ' + ', '.join(sorted(str(d) for d in digests))}.")
+        state = results.get("state", {}).get(size)
+        if state:
+            out.append("")
+            out.append(
+                f"Resident state after replay (Python objects): {state['total_bytes'] / MIB:,.1f} MiB = "
+                f"{state['bytes_per_order']:.0f} B per order + {state['bytes_per_customer']:.0f} B per customer "
+                f"+ {state['bytes_per_event_other']:.0f} B per event (idempotency index, promoters, groups, payouts)."
+            )
+        out.append("")
+    out.append("### Targets of issue 4")
+    out.append("")
+    out.append("| target | size | measured | met |")
+    out.append("|---|---|---|---|")
+    for t in results.get("targets", []):
+        met = "—" if t["met"] is None else ("**met**" if t["met"] else "**not met**")
+        note = f" ({t['note']})" if t["note"] else ""
+        out.append(f"| {t['target']} | {t['at']} | {t['measured']}{note} | {met} |")
+    return "\n".join(out) + "\n"
+
+
+# -- main -----------------------------------------------------------------------------
+
+
+def _machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu_model"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    repo = HERE.parent
+    git = ["git", "-C", str(repo)]
+    info["commit"] = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    info["dirty"] = bool(subprocess.run([*git, "status", "--porcelain", "--", "src"], capture_output=True, text=True).stdout.strip())
+    info["load_start"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    try:
+        import eventsourcing.persistence  # noqa: F401
+        from importlib.metadata import version
+
+        info["eventsourcing"] = version("eventsourcing")
+        info["msgspec"] = version("msgspec")
+    except Exception:  # noqa: BLE001 - informational only
+        pass
+    import sqlite3
+
+    info["sqlite"] = sqlite3.sqlite_version
+    return info
+
+
+def parse_runs(text: str, sizes: list[str]) -> dict[str, int]:
+    if text.isdigit():
+        return {size: int(text) for size in sizes}
+    runs = {}
+    for item in text.split(","):
+        size, _, count = item.partition("=")
+        runs[parse_size(size)] = int(count)
+    return {size: runs.get(size, 1) for size in sizes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100k,1M", help="comma-separated: 100k, 1M, 10M")
+    parser.add_argument("--stores", default=",".join(STORES), help="comma-separated: memory, sqlite, postgresql")
+    parser.add_argument("--runs", default=DEFAULT_RUNS, help=f"N for every size, or SIZE=N,… (default {DEFAULT_RUNS})")
+    parser.add_argument("--appends", type=int, default=2_000, help="single appends timed per run")
+    parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG), help="PostgreSQL server URL")
+    parser.add_argument("--out", default=str(HERE / "results.json"))
+    parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds per phase")
+    parser.add_argument("--markdown", action="store_true", help="print the table of --out and exit")
+    args = parser.parse_args(argv)
+    out_path = Path(args.out)
+
+    if args.markdown:
+        sys.stdout.write(markdown(json.loads(out_path.read_text())))
+        return 0
+
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    kinds = [s.strip() for s in args.stores.split(",") if s.strip()]
+    for kind in kinds:
+        if kind not in STORES:
+            parser.error(f"--stores: {kind!r} is not one of {', '.join(STORES)}")
+    runs = parse_runs(args.runs, sizes)
+    results: dict[str, Any] = {
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": _machine(), "sizes": {}, "state": {},
+    }
+    stores = Stores(args.pg)
+    started = time.perf_counter()
+
+    def save() -> None:
+        out_path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+
+    try:
+        for size in sizes:
+            w = prepare(size, log=log)
+            sr: dict[str, Any] = {"workload": w.meta, "stores": {k: {"ledger_runs": [], "baseline_runs": []} for k in kinds}}
+            results["sizes"][size] = sr
+            for run in range(runs[size]):
+                for kind in kinds:
+                    tag = f"r{run}"
+                    state = run == 0 and kind == "memory"
+                    steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+                        ("ledger", lambda: run_ledger(kind, w, stores, tag, args.appends, state, args.timeout)),
+                        ("baseline", lambda: run_baseline(kind, w, stores, tag, args.appends, args.timeout)),
+                    ]
+                    if run % 2:
+                        steps.reverse()
+                    for side, step in steps:
+                        t0 = time.perf_counter()
+                        r = step()
+                        r["run"] = run
+                        sr["stores"][kind][f"{side}_runs"].append(r)
+                        if side == "ledger" and "state" in r:
+                            results["state"][size] = state_summary(r.pop("state"))
+                        log(f"{size} run {run + 1}/{runs[size]} {kind:10s} {side:8s} "
+                            f"ingest {r.get('ingest_events_per_s', 0):>9,.0f}/s  replay {r.get('replay_events_per_s', 0):>9,.0f}/s  "
+                            f"reopen {r.get('reopen_s', 0):6.2f} s  p50 {r.get('append_p50_ms', 0):.2f} ms  "
+                            f"({time.perf_counter() - t0:.0f} s)")
+                        save()
+            if "memory" not in kinds:
+                log(f"{size}: resident state (memory: ledger, not timed)")
+                r = measure("ledger-memory", "--workload", str(w.lines_path), "--appends", "0", "--tag", "state",
+                            "--state", timeout_s=args.timeout)
+                results["state"][size] = state_summary(r["state"])
+            summarize(sr)
+            save()
+    finally:
+        stores.drop_all()
+        results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %z")
+        results["elapsed_s"] = round(time.perf_counter() - started, 1)
+        results["machine"]["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        for sr in results["sizes"].values():
+            if all(e["ledger_runs"] and e["baseline_runs"] for e in sr["stores"].values()):
+                summarize(sr)
+        results["targets"] = evaluate_targets(results) if any("ledger" in e for sr in results["sizes"].values() for e in sr["stores"].values()) else []
+        save()
+    log(f"done in {results['elapsed_s']:.0f} s; results in {out_path}")
+    sys.stdout.write(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
