@@ -46,14 +46,17 @@ def run_demo(
     seed: int = 7,
     promoters: int = DEFAULT_PROMOTERS,
     days: int = DEFAULT_DAYS,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
     progress: bool | None = None,
 ) -> int:
     """Simulate into the store at ``store_url`` and print the tables; return the exit code.
 
+    ``out`` and ``err`` default to the current ``sys.stdout`` and ``sys.stderr``.
     ``progress`` forces the progress bar on or off (default: on when ``err`` is a TTY).
     """
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     started = time.monotonic()
     try:
         sim = Simulation(seed, promoters, days)
