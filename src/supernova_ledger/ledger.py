@@ -170,6 +170,9 @@ class Ledger:
             except ConcurrencyConflict:
                 self._rebuild()
                 time.sleep(random.uniform(0, min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2**attempt)))
+                # Refold now, so the next attempt's look-decide-store window holds
+                # only the few events stored meanwhile, not a replay of the log.
+                self._catch_up()
             except BaseException:
                 self._rebuild()
                 raise
