@@ -162,6 +162,9 @@ _GROUPS_PER_KOC = (1,) * 30 + (2,) * 22 + (3,) * 15 + (4,) * 10 + (5,) * 7 + (6,
 # Size a group grows to (members), mostly small.
 _GROUP_SIZES = (8,) * 10 + (15,) * 20 + (25,) * 25 + (40,) * 20 + (60,) * 12 + (90,) * 7 + (150,) * 4 + (250,) * 2
 
+# Orders a day through a promoter's own share link (outside their groups), by programme.
+_LINK_ORDERS_PER_DAY = {"fenxiang": 0.3, "cloud_store": 1.0, "jing_xiaoge": 0.6, "jing_xiaofu": 0.4, "jing_xiaojia": 0.3}
+
 _SUSPEND_REASONS = ("刷单嫌疑", "违规宣传", "虚假发货投诉")
 _FAIL_REASONS = ("银行卡信息有误", "收款账户已冻结", "实名信息不一致")
 
@@ -554,8 +557,8 @@ class Simulation:
             self._at(self._clock(day), _CLOSE, group.id)
 
     def _plan_link_orders(self, day: int, promoter: _Promoter, promo: bool) -> None:
-        mean = {"fenxiang": 0.3, "cloud_store": 1.0, "jing_xiaoge": 0.6, "jing_xiaofu": 0.4, "jing_xiaojia": 0.3}
-        for _ in range(self._count(mean[promoter.program] * (2.5 if promo else 1.0))):
+        mean = _LINK_ORDERS_PER_DAY[promoter.program] * (2.5 if promo else 1.0)
+        for _ in range(self._count(mean)):
             self._at(self._clock(day), _LINK_ORDER, promoter.id)
 
     def _plan_payouts(self, day: int) -> None:
