@@ -14,9 +14,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from typing import IO, Any, BinaryIO, Final, NoReturn
 
+from .audit import verify
 from .errors import SupernovaError
 from .events import canonical_json
 from .ledger import Ledger, resolve_store_url
+from .store import open_store
 
 __all__ = ["main"]
 
@@ -218,8 +220,10 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    with _open(args) as ledger:
-        result = ledger.verify()
+    # The store, not a Ledger: opening a Ledger folds the log, and a damaged
+    # log must reach verify to be located, not stop the open.
+    with open_store(resolve_store_url(args.store)) as store:
+        result = verify(store)
     print(result.describe(), file=sys.stdout if result.ok else sys.stderr)
     return EXIT_OK if result.ok else EXIT_VERIFY_FAILED
 

@@ -24,6 +24,8 @@ class _MemoryLog:
     def __init__(self) -> None:
         self.records: list[LogRecord] = []
         self.lock = threading.Lock()
+        #: The newest checkpoint only: ``(position, sealed blob)``.
+        self.checkpoint: tuple[int, bytes] | None = None
 
 
 _named_logs: weakref.WeakValueDictionary[str, _MemoryLog] = weakref.WeakValueDictionary()
@@ -84,3 +86,14 @@ class MemoryStore(LogStore):
         end = len(records) if stop is None else min(stop, len(records))
         for index in range(max(start, 1) - 1, end):
             yield records[index]
+
+    def save_checkpoint(self, position: int, blob: bytes) -> None:
+        with self._log.lock:
+            current = self._log.checkpoint
+            if current is None or current[0] <= position:
+                self._log.checkpoint = (position, blob)
+
+    def load_checkpoint(self) -> tuple[int, bytes] | None:
+        if self._closed:
+            raise StoreError(f"store {self.url}: used after close()")
+        return self._log.checkpoint

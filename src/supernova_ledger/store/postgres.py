@@ -41,6 +41,8 @@ __all__ = ["PostgresStore", "PostgresTarget", "CopyingRecorder", "parse_postgres
 
 #: The table of log records, in the URL's schema.
 EVENTS_TABLE: Final = "stored_events"
+#: The table of checkpoints (same layout; version = log position).
+CHECKPOINTS_TABLE: Final = "checkpoints"
 DEFAULT_CONNECT_TIMEOUT_S: Final = 3
 #: Batches at least this long are inserted with COPY, shorter ones with one INSERT.
 COPY_FROM_RECORDS: Final = 32
@@ -135,13 +137,23 @@ class PostgresStore(RecordedStore):
             raise StoreUnavailable(f"store: cannot reach PostgreSQL {target.display}: {_first_line(error)}") from error
         try:
             with probe:
-                self._datastore, recorder = _prepare(probe, target)
+                self._datastore, recorder, checkpoints = _prepare(probe, target)
         except (psycopg.Error, PersistenceError) as error:
             raise StoreUnavailable(f"store: cannot open PostgreSQL {target.display}: {_first_line(error)}") from error
-        super().__init__(url, recorder, display=target.display)
+        super().__init__(url, recorder, display=target.display, checkpoints=checkpoints)
 
     def _close(self) -> None:
         self._datastore.close()
+
+    def _prune_checkpoints(self, newest: int) -> None:
+        statement = sql.SQL("DELETE FROM {}.{} WHERE originator_version < %s").format(
+            sql.Identifier(self.target.schema), sql.Identifier(CHECKPOINTS_TABLE)
+        )
+        try:
+            with self._datastore.transaction(commit=True) as cursor:
+                cursor.execute(statement, (newest,))
+        except (psycopg.Error, PersistenceError) as error:
+            raise self._store_error("prune checkpoints", error) from error
 
     def _store_error(self, action: str, error: Exception) -> StoreError:
         if isinstance(error, PersistenceError) and "timeout" in str(error).lower():
@@ -159,7 +171,7 @@ def _connect_kwargs(target: PostgresTarget) -> dict[str, str | int]:
 
 def _prepare(
     probe: psycopg.Connection[object], target: PostgresTarget
-) -> tuple[PostgresDatastore, CopyingRecorder]:
+) -> tuple[PostgresDatastore, CopyingRecorder, PostgresAggregateRecorder]:
     """Create schema, type and table once, serialised across processes by an advisory lock."""
     lock_key = int.from_bytes(hashlib.sha256(f"supernova-ledger:{target.schema}".encode()).digest()[:8], "big", signed=True)
     probe.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
@@ -183,11 +195,13 @@ def _prepare(
     try:
         recorder = CopyingRecorder(datastore, events_table_name=EVENTS_TABLE)
         recorder.create_table()
+        checkpoints = PostgresAggregateRecorder(datastore, events_table_name=CHECKPOINTS_TABLE)
+        checkpoints.create_table()
     except BaseException:
         datastore.close()
         raise
     probe.execute("SELECT pg_advisory_unlock(%s)", (lock_key,))
-    return datastore, recorder
+    return datastore, recorder, checkpoints
 
 
 def _first_line(error: BaseException) -> str:

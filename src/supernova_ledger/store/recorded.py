@@ -36,12 +36,14 @@ from eventsourcing.persistence import (
 from ..errors import ConcurrencyConflict, CorruptLog, StoreError, UsageError
 from .base import GENESIS_HEAD, HEAD_HEX_CHARS, LogRecord, LogStore, check_batch
 
-__all__ = ["LOG_ORIGINATOR_ID", "RECORD_TOPIC", "RecordMapper", "RecordedStore", "READ_PAGE_RECORDS"]
+__all__ = ["LOG_ORIGINATOR_ID", "RECORD_TOPIC", "CHECKPOINT_TOPIC", "RecordMapper", "RecordedStore", "READ_PAGE_RECORDS"]
 
 #: The originator id of the one log a store holds: uuid5 of a fixed name.
 LOG_ORIGINATOR_ID: Final = uuid.uuid5(uuid.NAMESPACE_URL, "supernova-ledger:log")
 #: ``topic`` of every stored record; a new record format gets a new topic.
 RECORD_TOPIC: Final = "supernova_ledger/log-record@1"
+#: ``topic`` of a stored checkpoint (in the ``checkpoints`` table, same layout).
+CHECKPOINT_TOPIC: Final = "supernova_ledger/checkpoint@1"
 #: Rows fetched per query when reading a range.
 READ_PAGE_RECORDS: Final = 2_000
 
@@ -78,9 +80,18 @@ class RecordedStore(LogStore):
     everything a log needs beyond insert/select lives here, once."""
 
     def __init__(
-        self, url: str, recorder: AggregateRecorder, *, display: str | None = None, mapper: RecordMapper | None = None
+        self,
+        url: str,
+        recorder: AggregateRecorder,
+        *,
+        display: str | None = None,
+        mapper: RecordMapper | None = None,
+        checkpoints: AggregateRecorder | None = None,
     ) -> None:
         self.url = url
+        #: Checkpoints of projected state live in a second table of the same layout,
+        #: like eventsourcing's snapshots: version = the log position they stand at.
+        self._checkpoints = checkpoints
         #: How messages name this store (no password).
         self.display = display or url
         self._recorder = recorder
@@ -126,6 +137,34 @@ class RecordedStore(LogStore):
             if len(page) < READ_PAGE_RECORDS:
                 return
             after = page[-1].originator_version
+
+    def save_checkpoint(self, position: int, blob: bytes) -> None:
+        if self._checkpoints is None:
+            return
+        stored = StoredEvent(
+            originator_id=self._mapper.originator_id, originator_version=position, topic=CHECKPOINT_TOPIC, state=blob
+        )
+        try:
+            self._checkpoints.insert_events([stored])
+        except IntegrityError:
+            pass  # a checkpoint at this position is already stored
+        except PersistenceError as error:
+            raise self._store_error("checkpoint", error) from error
+        self._prune_checkpoints(position)
+
+    def load_checkpoint(self) -> tuple[int, bytes] | None:
+        if self._checkpoints is None:
+            return None
+        try:
+            rows = self._checkpoints.select_events(self._mapper.originator_id, desc=True, limit=1)
+        except PersistenceError as error:
+            raise self._store_error("read checkpoint", error) from error
+        if not rows or rows[0].topic != CHECKPOINT_TOPIC:
+            return None
+        return rows[0].originator_version, bytes(rows[0].state)
+
+    def _prune_checkpoints(self, newest: int) -> None:
+        """Delete checkpoints older than ``newest`` (subclasses know their SQL)."""
 
     def close(self) -> None:
         if not self._closed:

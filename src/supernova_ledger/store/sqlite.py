@@ -31,6 +31,8 @@ __all__ = ["SQLiteStore", "sqlite_path", "EVENTS_TABLE", "LOCK_TIMEOUT_S"]
 URL_PREFIX: Final = "sqlite:///"
 #: The table of log records (eventsourcing's stored-events layout).
 EVENTS_TABLE: Final = "stored_events"
+#: The table of checkpoints (same layout; version = log position).
+CHECKPOINTS_TABLE: Final = "checkpoints"
 #: How long a writer waits for another process's transaction to finish.
 LOCK_TIMEOUT_S: Final = 15
 
@@ -71,8 +73,10 @@ class SQLiteStore(RecordedStore):
         existed = os.path.exists(self.path)
         datastore = _Datastore(self.path)
         recorder = SQLiteAggregateRecorder(datastore, events_table_name=EVENTS_TABLE)
+        checkpoints = SQLiteAggregateRecorder(datastore, events_table_name=CHECKPOINTS_TABLE)
         try:
             recorder.create_table()
+            checkpoints.create_table()
             if not datastore.pool.is_journal_mode_wal:
                 raise StoreError("WAL journal mode could not be set")
         except (sqlite3.Error, PersistenceError, StoreError) as error:
@@ -81,10 +85,17 @@ class SQLiteStore(RecordedStore):
                 _remove_created(self.path)
             raise StoreUnavailable(f"store: cannot open SQLite database {path}: {_first_line(error)}") from error
         self._datastore = datastore
-        super().__init__(url, recorder, display=path)
+        super().__init__(url, recorder, display=path, checkpoints=checkpoints)
 
     def _close(self) -> None:
         self._datastore.close()
+
+    def _prune_checkpoints(self, newest: int) -> None:
+        try:
+            with self._datastore.transaction(commit=True) as cursor:
+                cursor.execute(f"DELETE FROM {CHECKPOINTS_TABLE} WHERE originator_version < ?", (newest,))
+        except (sqlite3.Error, PersistenceError) as error:
+            raise self._store_error("prune checkpoints", error) from error
 
     def _store_error(self, action: str, error: Exception) -> StoreError:
         if "locked" in str(error) or "busy" in str(error):
