@@ -24,6 +24,10 @@ __all__ = ["main"]
 
 PROG: Final = "supernova-ledger"
 INGEST_BATCH: Final = 5_000
+#: Checkpoint during a long ingest every this many events, and at its end
+#: when at least CHECKPOINT_AT_END events came since the last one.
+CHECKPOINT_EVERY: Final = 1_000_000
+CHECKPOINT_AT_END: Final = 50_000
 EXIT_OK, EXIT_VERIFY_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 
 
@@ -159,6 +163,8 @@ def _ingest(args: argparse.Namespace) -> int:
                     batch = []
             if batch:
                 _ingest_batch(ledger, batch, counts, rejects, progress)
+        if ledger.events_since_checkpoint >= CHECKPOINT_AT_END:
+            ledger.checkpoint()
     sys.stdout.buffer.write(canonical_json(counts) + b"\n")
     sys.stdout.flush()
     return EXIT_REJECTED if counts["rejected"] else EXIT_OK
@@ -180,6 +186,8 @@ def _ingest_batch(
                 rejects.write(canonical_json(line) + b"\n")
     if progress is not None:
         progress.advance(len(batch))
+    if ledger.events_since_checkpoint >= CHECKPOINT_EVERY:
+        ledger.checkpoint()
 
 
 def _progress(args: argparse.Namespace, stack: ExitStack) -> Any:
