@@ -191,3 +191,7 @@ def test_close_is_idempotent_and_a_closed_store_refuses_work(store_url: str) -> 
         opened.head()
     with pytest.raises(StoreError):
         list(opened.read())
+    with pytest.raises(StoreError):
+        opened.load_checkpoint()
+    with pytest.raises(StoreError):
+        opened.save_checkpoint(0, b"")

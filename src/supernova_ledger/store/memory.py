@@ -88,6 +88,8 @@ class MemoryStore(LogStore):
             yield records[index]
 
     def save_checkpoint(self, position: int, blob: bytes) -> None:
+        if self._closed:
+            raise StoreError(f"store {self.url}: used after close()")
         with self._log.lock:
             current = self._log.checkpoint
             if current is None or current[0] <= position:

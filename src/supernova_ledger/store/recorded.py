@@ -139,6 +139,7 @@ class RecordedStore(LogStore):
             after = page[-1].originator_version
 
     def save_checkpoint(self, position: int, blob: bytes) -> None:
+        self._ensure_open()
         if self._checkpoints is None:
             return
         stored = StoredEvent(
@@ -153,6 +154,7 @@ class RecordedStore(LogStore):
         self._prune_checkpoints(position)
 
     def load_checkpoint(self) -> tuple[int, bytes] | None:
+        self._ensure_open()
         if self._checkpoints is None:
             return None
         try:
@@ -176,6 +178,10 @@ class RecordedStore(LogStore):
     def _close(self) -> None:
         """Release the recorder's connections."""
 
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"store {self.display}: used after close()")
+
     def _store_error(self, action: str, error: Exception) -> StoreError:
         """The error to raise when the driver fails during ``action``."""
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -184,8 +190,7 @@ class RecordedStore(LogStore):
     def _select(
         self, *, gt: int | None = None, lte: int | None = None, desc: bool = False, limit: int | None = None
     ) -> Sequence[StoredEvent]:
-        if self._closed:
-            raise StoreError(f"store {self.display}: used after close()")
+        self._ensure_open()
         try:
             return self._recorder.select_events(
                 self._mapper.originator_id, gt=gt, lte=lte, desc=desc, limit=limit
