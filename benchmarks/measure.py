@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import os
 import resource
@@ -96,6 +97,46 @@ def percentiles_ms(samples_s: list[float]) -> dict[str, float]:
     }
 
 
+def disk_floors(samples: int = 200) -> dict[str, float]:
+    """What any durable single append pays on this disk right now (the machine is shared).
+
+    ``fsync_p50_ms``: append 200 bytes to a file and fdatasync it;
+    ``sqlite_commit_p50_ms``: one-row INSERT + COMMIT in a fresh WAL database
+    with ``synchronous=FULL``, through the sqlite3 module directly."""
+    import sqlite3
+    import tempfile
+
+    out = Path(__file__).resolve().parent / "out"
+    out.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        fd = os.open(os.path.join(tmp, "probe.bin"), os.O_WRONLY | os.O_CREAT, 0o644)
+        fsyncs = []
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            os.write(fd, b"x" * 200)
+            os.fdatasync(fd)
+            fsyncs.append(time.perf_counter() - t0)
+        os.close(fd)
+        db = sqlite3.connect(os.path.join(tmp, "probe.db"), isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
+        commits = []
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            db.execute("BEGIN")
+            db.execute("INSERT INTO t (v) VALUES (?)", (b"y" * 400,))
+            db.execute("COMMIT")
+            commits.append(time.perf_counter() - t0)
+        db.close()
+    return {
+        "fsync_p50_ms": percentiles_ms(fsyncs)["p50_ms"],
+        "fsync_p99_ms": percentiles_ms(fsyncs)["p99_ms"],
+        "sqlite_commit_p50_ms": percentiles_ms(commits)["p50_ms"],
+        "sqlite_commit_p99_ms": percentiles_ms(commits)["p99_ms"],
+    }
+
+
 def probe_orders(n: int, tag: str) -> list[dict[str, Any]]:
     """``n`` new orders through a share link of a promoter present in every workload."""
     orders = []
@@ -130,10 +171,37 @@ def ledger_ingest(url: str, workload: Path) -> dict[str, Any]:
     return result
 
 
-def ledger_replay(url: str) -> dict[str, Any]:
+def _checkpoint_policy() -> tuple[int, int] | None:
+    """``(every, at_end)`` events: when ``supernova-ledger ingest`` stores checkpoints, if it does."""
+    try:
+        from supernova_ledger import cli
+    except ImportError:
+        return None
+    every, at_end = getattr(cli, "CHECKPOINT_EVERY", None), getattr(cli, "CHECKPOINT_AT_END", None)
+    if every is None or at_end is None:
+        return None
+    return int(every), int(at_end)
+
+
+def _open_without_checkpoint(url: str) -> Any:
+    """A ledger that folds the whole log from position 1 (the audit path), whatever checkpoints exist."""
     Ledger = _ledger()
+    if "use_checkpoint" not in inspect.signature(Ledger.__init__).parameters:
+        return Ledger.open(url)
+    from supernova_ledger.store import open_store
+
+    store = open_store(url)
+    try:
+        return Ledger(store, use_checkpoint=False)
+    except BaseException:
+        store.close()
+        raise
+
+
+def ledger_replay(url: str) -> dict[str, Any]:
+    """Cold replay of the whole log (no checkpoint) to the full report."""
     with Timer() as t:
-        ledger = Ledger.open(url)
+        ledger = _open_without_checkpoint(url)
         report = ledger.report()
     ledger.close()
     return {
@@ -154,10 +222,14 @@ def ledger_reopen(url: str, appends: int, tag: str) -> dict[str, Any]:
     result = {
         "reopen_s": t.wall_s, "reopen_cpu_s": t.cpu_s, "events": ledger.position, "balance": balance,
         "state_rss_bytes": rss_after_open - rss_before,
+        "reopen_checkpoint_position": getattr(ledger, "_checkpoint_position", None),
     }
     result.update(_append_latency(ledger, appends, tag))
     ledger.close()
     result["peak_rss_bytes"] = peak_rss_bytes()
+    result["checkpoint_problem"] = getattr(ledger, "checkpoint_problem", None)
+    if appends > 0:
+        result.update(disk_floors())
     return result
 
 
@@ -192,6 +264,8 @@ def ledger_memory(workload: Path, appends: int, tag: str, state: bool) -> dict[s
     result.update({
         "reopen_s": t.wall_s, "reopen_cpu_s": t.cpu_s, "balance": balance,
         "state_rss_bytes": current_rss_bytes() - rss_before,
+        "reopen_checkpoint_position": getattr(ledger, "_checkpoint_position", None),
+        "checkpoint_problem": getattr(ledger, "checkpoint_problem", None),
     })
     if state:
         result["state"] = state_bytes(ledger)
@@ -203,9 +277,19 @@ def ledger_memory(workload: Path, appends: int, tag: str, state: bool) -> dict[s
 
 
 def ledger_ingest_into(ledger: Any, workload: Path) -> dict[str, Any]:
+    """``append_batch`` of every line, 5,000 a call (timed); checkpoints as the CLI stores them (timed apart)."""
+    policy = _checkpoint_policy() if hasattr(ledger, "checkpoint") else None
     statuses: dict[str, int] = {}
-    wall = cpu = 0.0
-    lines = 0
+    wall = cpu = checkpoint_wall = 0.0
+    lines = checkpoints = 0
+
+    def checkpoint() -> None:
+        nonlocal checkpoint_wall, checkpoints
+        with Timer() as t:
+            ledger.checkpoint()
+        checkpoint_wall += t.wall_s
+        checkpoints += 1
+
     for batch in iter_batches(workload, INGEST_BATCH):
         with Timer() as t:
             outcomes = ledger.append_batch(batch)
@@ -214,10 +298,16 @@ def ledger_ingest_into(ledger: Any, workload: Path) -> dict[str, Any]:
         lines += len(batch)
         for outcome in outcomes:
             statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+        if policy and ledger.events_since_checkpoint >= policy[0]:
+            checkpoint()
+    if policy and ledger.events_since_checkpoint >= policy[1]:
+        checkpoint()
     accepted = statuses.get("accepted", 0)
     return {
         "ingest_s": wall, "ingest_cpu_s": cpu, "lines": lines, "accepted": accepted, "outcomes": statuses,
         "ingest_events_per_s": accepted / wall, "ingest_lines_per_s": lines / wall, "log_head": ledger.log_head,
+        "checkpoints": checkpoints, "checkpoint_s": checkpoint_wall,
+        "ingest_with_checkpoints_events_per_s": accepted / (wall + checkpoint_wall),
     }
 
 
@@ -349,6 +439,8 @@ def baseline_ingest(url: str, accepted: Path, saves: int, tag: str) -> dict[str,
     result["synchronous"] = _sqlite_synchronous(app)
     app.close()
     result["peak_rss_bytes"] = peak_rss_bytes()
+    if saves > 0:
+        result.update(disk_floors())
     return result
 
 

@@ -57,7 +57,19 @@ METRICS: Final = (
     ("reopen_s", False),
     ("peak_rss_ingest_bytes", False),
     ("peak_rss_replay_bytes", False),
+    ("ingest_events_per_cpu_s", True),
+    ("replay_events_per_cpu_s", True),
 )
+
+
+def _add_cpu_rates(r: dict[str, Any]) -> dict[str, Any]:
+    """Events per CPU-second of the measuring process: less sensitive to a loaded machine than wall time
+    (a PostgreSQL server's own CPU is not in it)."""
+    if r.get("ingest_cpu_s"):
+        r["ingest_events_per_cpu_s"] = r["accepted"] / r["ingest_cpu_s"]
+    if r.get("replay_cpu_s"):
+        r["replay_events_per_cpu_s"] = r["events"] / r["replay_cpu_s"]
+    return r
 
 
 def log(message: str) -> None:
@@ -205,6 +217,9 @@ def summarize(size_result: dict[str, Any]) -> None:
             key: (ledger[key] / baseline[key]) if ledger[key] and baseline[key] else None for key, _ in METRICS
         }
         digests = sorted({r.get("digest") for r in ledger_runs})
+        floors = {key: _median(ledger_runs + baseline_runs, key)
+                  for key in ("fsync_p50_ms", "fsync_p99_ms", "sqlite_commit_p50_ms", "sqlite_commit_p99_ms")}
+        store["disk_floors"] = floors
         store.update({"ledger": ledger, "baseline": baseline, "ratio": ratios, "ledger_spread": spread,
                       "digests": digests, "runs": len(ledger_runs)})
 
@@ -358,6 +373,29 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {_fmt_rate(B['replay_events_per_s'])} | {_fmt_s(B['reopen_s'])} "
                 f"| {_fmt_mib(B['peak_rss_ingest_bytes'])} | {_fmt_mib(B['peak_rss_replay_bytes'])} |"
             )
+        floors = [e["disk_floors"] for e in sr["stores"].values() if e.get("disk_floors", {}).get("fsync_p50_ms")]
+        if floors:
+            fsync = statistics.median(f["fsync_p50_ms"] for f in floors)
+            commit = statistics.median(f["sqlite_commit_p50_ms"] for f in floors)
+            out.append("")
+            out.append(f"Disk floor measured right after each latency phase (median): fdatasync of 200 bytes p50 "
+                       f"{fsync:.2f} ms; one-row SQLite INSERT+COMMIT (WAL, synchronous=FULL, sqlite3 directly) p50 "
+                       f"{commit:.2f} ms.")
+        out.append("")
+        out.append("Events per CPU-second of the measuring process (wall time above suffers when the shared machine "
+                   "is loaded; CPU time less so; PostgreSQL's server CPU is not included):")
+        out.append("")
+        out.append("| store | ledger ingest | baseline ingest | ratio | ledger replay | baseline read | ratio |")
+        out.append("|---|---|---|---|---|---|---|")
+        for store, e in sr["stores"].items():
+            if not e.get("ledger") or not e.get("baseline"):
+                continue
+            L, B, R = e["ledger"], e["baseline"], e["ratio"]
+            out.append(
+                f"| {store} | {_fmt_rate(L['ingest_events_per_cpu_s'])} | {_fmt_rate(B['ingest_events_per_cpu_s'])} "
+                f"| {R['ingest_events_per_cpu_s'] or 0:.2f}× | {_fmt_rate(L['replay_events_per_cpu_s'])} "
+                f"| {_fmt_rate(B['replay_events_per_cpu_s'])} | {R['replay_events_per_cpu_s'] or 0:.2f}× |"
+            )
         digests = {d for e in sr["stores"].values() for d in e.get("digests", [])}
         out.append("")
         out.append(f"Report digest of every replay: {'`' + next(iter(digests))[:16] + '…` (all stores and runs agree)' if len(digests) == 1 else 'DIFFERENT: ' + ', '.join(sorted(str(d) for d in digests))}.")
@@ -473,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
                         steps.reverse()
                     for side, step in steps:
                         t0 = time.perf_counter()
-                        r = step()
+                        r = _add_cpu_rates(step())
                         r["run"] = run
                         sr["stores"][kind][f"{side}_runs"].append(r)
                         if side == "ledger" and "state" in r:
