@@ -211,7 +211,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.format == "table":
         from .tables import render_report
 
-        sys.stdout.write(render_report(report) + "\n")
+        sys.stdout.write(render_report(report))
     else:
         sys.stdout.buffer.write(canonical_json(report) + b"\n")
     sys.stdout.flush()
