@@ -129,3 +129,20 @@ def test_postgres_keeps_each_schema_separate(postgres_url: str) -> None:
         target = parse_postgres_url(other_schema)
         with psycopg.connect(host=target.host, port=target.port, user=target.user, dbname=target.dbname, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {target.schema} CASCADE")
+
+
+def test_a_first_open_that_fails_midway_leaves_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from eventsourcing.sqlite import SQLiteAggregateRecorder
+
+    real_create_table = SQLiteAggregateRecorder.create_table
+
+    def create_then_fail(self: SQLiteAggregateRecorder) -> None:
+        real_create_table(self)  # the file, its WAL and the table now exist
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(SQLiteAggregateRecorder, "create_table", create_then_fail)
+    with pytest.raises(StoreUnavailable, match="disk I/O error"):
+        open_store(f"sqlite:///{tmp_path}/new.db")
+    assert list(tmp_path.iterdir()) == []

@@ -11,9 +11,11 @@ serialises their transactions and the primary key settles who got a position
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from typing import Final
+from urllib.request import pathname2url
 
 from eventsourcing.persistence import PersistenceError
 from eventsourcing.sqlite import (
@@ -81,7 +83,7 @@ class SQLiteStore(RecordedStore):
                 raise StoreError("WAL journal mode could not be set")
         except (sqlite3.Error, PersistenceError, StoreError) as error:
             datastore.close()
-            if not existed:
+            if not existed and not _is_lock_error(error):
                 _remove_created(self.path)
             raise StoreUnavailable(f"store: cannot open SQLite database {path}: {_first_line(error)}") from error
         self._datastore = datastore
@@ -98,7 +100,7 @@ class SQLiteStore(RecordedStore):
             raise self._store_error("prune checkpoints", error) from error
 
     def _store_error(self, action: str, error: Exception) -> StoreError:
-        if "locked" in str(error) or "busy" in str(error):
+        if _is_lock_error(error):
             return StoreUnavailable(
                 f"store {self.display}: {action} failed: database stayed locked for {LOCK_TIMEOUT_S} s"
             )
@@ -115,8 +117,20 @@ def _check_openable(path: str, absolute: str) -> None:
         raise StoreUnavailable(f"store: cannot open SQLite database {path}: directory {directory} is not writable")
 
 
+def _is_lock_error(error: BaseException) -> bool:
+    """Another connection holds the database: the file is in use, not ours to remove."""
+    return "locked" in str(error) or "busy" in str(error)
+
+
 def _remove_created(path: str) -> None:
-    """Undo the files a failed first open left behind."""
+    """Undo the files a failed first open left behind — unless they hold a log
+    by now (another process may have opened the same new path meanwhile)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{pathname2url(path)}?mode=ro", uri=True)) as db:
+            if db.execute(f"SELECT 1 FROM {EVENTS_TABLE} LIMIT 1").fetchone() is not None:
+                return
+    except sqlite3.Error:
+        pass  # no table, not a database, or no file: nothing of value
     for name in (path, path + "-wal", path + "-shm", path + "-journal"):
         try:
             os.remove(name)
