@@ -34,6 +34,7 @@ from supernova_ledger.scale.projection import (
     run_worker,
     run_workers,
     tracked_positions,
+    verify_decisions,
     worker_name,
 )
 from supernova_ledger.store.postgres import parse_postgres_url
@@ -198,6 +199,22 @@ def test_conformance_logs_on_three_shards(postgres_url: str) -> None:
                 for top in (None, 2):
                     expected = ledger.report(period=period, top=top)
                     assert query_report(postgres_url, 3, period=period, top=top) == expected
+
+
+def test_stored_decisions_are_derived_data_that_verify_recomputes(sim_url: str) -> None:
+    end = run_decider(sim_url)
+    assert verify_decisions(sim_url) == (end, None)
+    schema = parse_postgres_url(sim_url).schema
+    with psycopg.connect(sim_url.split("?")[0], autocommit=True) as conn:
+        row = conn.execute(
+            f"SELECT position, decision FROM {schema}.snv_decisions WHERE decision LIKE '%%OrderPlaced%%' "
+            "ORDER BY position OFFSET 20 LIMIT 1"
+        ).fetchone()
+        assert row is not None
+        forged = bytes(row[1]).replace(b'"order_id":"', b'"order_id":"x', 1)
+        assert forged != bytes(row[1])
+        conn.execute(f"UPDATE {schema}.snv_decisions SET decision = %s WHERE position = %s", (forged, row[0]))
+    assert verify_decisions(sim_url) == (row[0] - 1, f"position {row[0]}: stored decision differs from the recomputed one")
 
 
 def test_query_refuses_a_bad_request(sim_url: str) -> None:

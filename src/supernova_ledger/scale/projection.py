@@ -83,6 +83,7 @@ __all__ = [
     "tracked_positions",
     "query_report",
     "drop_views",
+    "verify_decisions",
 ]
 
 DECIDER_NAME: Final = "decider"
@@ -632,6 +633,35 @@ def query_report(url: str, shards: int, *, period: str | None = None, top: int |
             head = found["head"]
         totals = [_shard_totals(conn, schema, shards, index, period, top) for index in range(shards)]
     return merge_report(totals, events=position, log_head=head, period=period, top=top)
+
+
+def verify_decisions(url: str, *, page: int = DEFAULT_WORK_BATCH) -> tuple[int, str | None]:
+    """Recompute every stored decision from the log and compare them, byte for byte.
+
+    Returns ``(decisions checked and equal, problem)``; ``problem`` is None
+    when all agree, else names the first position that differs or is missing."""
+    store = open_store(url)
+    try:
+        with _recorder(url) as recorder:
+            decider = Decider()
+            decided = recorder.max_tracking_id(DECIDER_NAME) or 0
+            stored: list[Decision] = []
+            for record in store.read(1, decided):
+                expected = encode_decision(decider.replay(record))
+                if not stored:
+                    stored = recorder.read_decisions(record.position - 1, page)[::-1]
+                found = stored.pop() if stored else None
+                if found is None or found.position != record.position:
+                    return record.position - 1, f"position {record.position}: no stored decision"
+                if encode_decision(found) != expected:
+                    return record.position - 1, f"position {record.position}: stored decision differs from the recomputed one"
+            if decider.position != decided:
+                return decider.position, f"position {decider.position + 1}: decided but missing from the log"
+            if recorder.read_decisions(decided, 1):
+                return decided, f"position {decided + 1}: a decision is stored beyond the decider's position"
+            return decided, None
+    finally:
+        store.close()
 
 
 def drop_views(url: str, shards: int) -> None:
