@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import heapq
 import zlib
-from collections.abc import Iterator, Sequence
-from typing import Final, Literal, TypeAlias
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final, Literal, TypeAlias
 
 import msgspec
 from msgspec import Struct
@@ -64,6 +64,7 @@ from ..events import (
     PromoterQualified,
     PromoterReinstated,
     PromoterSuspended,
+    RulesAdopted,
     SettlementRun,
     decode_event,
 )
@@ -251,17 +252,19 @@ def facts_of(decision: Decision) -> Iterator[Fact]:
 class _Balances:
     """Balance moves of one event, summed per promoter (zero rows dropped)."""
 
-    _FIELDS: Final = (
+    _INDEX: Final = {name: index for index, name in enumerate((
         "invitees", "pending_fen", "available_fen", "in_payout_fen", "paid_out_fen", "level1_fen", "level2_fen",
-    )
+    ))}
 
     def __init__(self) -> None:
         self._moves: dict[str, list[int]] = {}
 
     def add(self, promoter_id: str, **amounts: int) -> None:
-        row = self._moves.setdefault(promoter_id, [0] * len(self._FIELDS))
+        row = self._moves.get(promoter_id)
+        if row is None:
+            row = self._moves[promoter_id] = [0, 0, 0, 0, 0, 0, 0]
         for name, amount in amounts.items():
-            row[self._FIELDS.index(name)] += amount
+            row[self._INDEX[name]] += amount
 
     def facts(self) -> tuple[BalanceFact, ...]:
         return tuple(
@@ -363,48 +366,56 @@ def _payout(book: Book, payout_id: str, base: Decision, *, available: int, in_pa
     return replace(base, balances=balances.facts())
 
 
+def _flags(flag: Flag, value: bool) -> Callable[[Book, Any, Decision, Sequence[str]], Decision]:
+    return lambda book, event, base, settled: replace(base, flags=(FlagFact(event.promoter_id, flag, value),))
+
+
+def _group_delta(**moves: int) -> Callable[[Book, Any, Decision, Sequence[str]], Decision]:
+    return lambda book, event, base, settled: replace(base, group_deltas=(GroupDeltaFact(event.group_id, **moves),))
+
+
+def _joined(book: Book, event: PromoterJoined, base: Decision, settled: Sequence[str]) -> Decision:
+    return replace(
+        base,
+        promoters=(PromoterFact(event.promoter_id, event.program, event.inviter_id),),
+        balances=() if event.inviter_id is None else (BalanceFact(event.inviter_id, invitees=1),),
+    )
+
+
+#: Event type -> how its decision is read from the book after it.
+_DECIDE: Final[dict[type, Callable[[Book, Any, Decision, Sequence[str]], Decision]]] = {
+    OrderPlaced: lambda book, event, base, settled: _placed(book, event, base),
+    OrderRefunded: lambda book, event, base, settled: _refunded(book, event, base),
+    SettlementRun: lambda book, event, base, settled: _settled(book, settled, base),
+    PayoutRequested: lambda book, event, base, settled: _payout(
+        book, event.payout_id, base, available=-1, in_payout=1, paid_out=0),
+    PayoutSettled: lambda book, event, base, settled: _payout(
+        book, event.payout_id, base, available=0, in_payout=-1, paid_out=1),
+    PayoutFailed: lambda book, event, base, settled: _payout(
+        book, event.payout_id, base, available=1, in_payout=-1, paid_out=0),
+    PromoterJoined: _joined,
+    PromoterQualified: _flags("qualified", True),
+    PromoterSuspended: _flags("suspended", True),
+    PromoterReinstated: _flags("suspended", False),
+    GroupOpened: lambda book, event, base, settled: replace(
+        base, groups=(GroupFact(event.group_id, event.owner_id, event.city_tier),)),
+    GroupClosed: _group_delta(closed=1),
+    MemberJoined: _group_delta(members=1),
+    MemberLeft: _group_delta(members=-1),
+    ProductPushed: _group_delta(pushes=1),
+    # RulesAdopted, OrderCompleted: nothing the report sums.
+    RulesAdopted: lambda book, event, base, settled: base,
+    OrderCompleted: lambda book, event, base, settled: base,
+}
+
+
 def decision_for(book: Book, event: Event, settled: Sequence[str] = ()) -> Decision:
     """The decision for ``event``, read from ``book`` right after it accepted the event.
 
     ``settled`` is, for a ``SettlementRun``, the orders it settled (see
     :class:`Decider`, which tracks them); ignored for other types."""
     base = Decision(position=book.position, head=book.head, event_id=event.id, type=type(event).__name__)
-    if isinstance(event, OrderPlaced):
-        return _placed(book, event, base)
-    if isinstance(event, OrderRefunded):
-        return _refunded(book, event, base)
-    if isinstance(event, SettlementRun):
-        return _settled(book, settled, base)
-    if isinstance(event, PayoutRequested):
-        return _payout(book, event.payout_id, base, available=-1, in_payout=1, paid_out=0)
-    if isinstance(event, PayoutSettled):
-        return _payout(book, event.payout_id, base, available=0, in_payout=-1, paid_out=1)
-    if isinstance(event, PayoutFailed):
-        return _payout(book, event.payout_id, base, available=1, in_payout=-1, paid_out=0)
-    if isinstance(event, PromoterJoined):
-        invited = () if event.inviter_id is None else (BalanceFact(event.inviter_id, invitees=1),)
-        return replace(
-            base,
-            promoters=(PromoterFact(event.promoter_id, event.program, event.inviter_id),),
-            balances=invited,
-        )
-    if isinstance(event, PromoterQualified):
-        return replace(base, flags=(FlagFact(event.promoter_id, "qualified", True),))
-    if isinstance(event, (PromoterSuspended, PromoterReinstated)):
-        suspended = isinstance(event, PromoterSuspended)
-        return replace(base, flags=(FlagFact(event.promoter_id, "suspended", suspended),))
-    if isinstance(event, GroupOpened):
-        return replace(base, groups=(GroupFact(event.group_id, event.owner_id, event.city_tier),))
-    if isinstance(event, (GroupClosed, MemberJoined, MemberLeft, ProductPushed)):
-        delta = {
-            GroupClosed: GroupDeltaFact(event.group_id, closed=1),
-            MemberJoined: GroupDeltaFact(event.group_id, members=1),
-            MemberLeft: GroupDeltaFact(event.group_id, members=-1),
-            ProductPushed: GroupDeltaFact(event.group_id, pushes=1),
-        }[type(event)]
-        return replace(base, group_deltas=(delta,))
-    # RulesAdopted, OrderCompleted: nothing the report sums.
-    return base
+    return _DECIDE[type(event)](book, event, base, settled)
 
 
 class Decider:

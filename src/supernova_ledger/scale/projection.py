@@ -243,16 +243,14 @@ class ScaleRecorder(PostgresTrackingRecorder):
     # -- the decider's writes -------------------------------------------------------------
 
     def record_decisions(self, decisions: Sequence[Decision], tracking: Tracking) -> None:
-        """Store a batch of decisions and the decider's position in one transaction."""
-        statement = _statement(
-            "INSERT INTO {s}.snv_decisions SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bytea[])",
-            self.schema,
-        )
+        """Store a batch of decisions and the decider's position in one transaction (binary COPY)."""
+        statement = _statement("COPY {s}.snv_decisions (position, head, decision) FROM STDIN (FORMAT BINARY)",
+                               self.schema)
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute(statement, (
-                [d.position for d in decisions], [d.head for d in decisions],
-                [encode_decision(d) for d in decisions],
-            ))
+            with curs.copy(statement) as copy:
+                copy.set_types(["int8", "text", "bytea"])
+                for decision in decisions:
+                    copy.write_row((decision.position, decision.head, encode_decision(decision)))
             self._insert_tracking(curs, tracking)
 
     def read_decisions(self, after: int, limit: int) -> list[Decision]:
