@@ -63,7 +63,7 @@ Id = Annotated[str, Meta(min_length=1, max_length=128)]
 Reason = Annotated[str, Meta(max_length=500)]
 _TS_PATTERN = (
     r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
-    r"(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})\Z"
+    r"(\.[0-9]{1,6})?(Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])\Z"
 )
 Timestamp = Annotated[str, Meta(pattern=_TS_PATTERN)]
 PositiveFen = Annotated[int, Meta(ge=1, le=10**12)]

@@ -33,7 +33,8 @@ def test_invalid_event_unknown_field(ledger: Ledger) -> None:
 @pytest.mark.parametrize(
     "at",
     ["2026-11-01T09:00:00", "2026-11-01t09:00:00Z", "2026-11-01T09:00:00z", "2026-11-01T09:00:00.1234567Z",
-     "2026-11-01T09:00:00+0800", "2026-11-31T09:00:00Z", "2026-11-01 09:00:00Z", "0001-01-01T00:00:00+08:00"],
+     "2026-11-01T09:00:00+0800", "2026-11-31T09:00:00Z", "2026-11-01T09:00:00+08:60",
+     "2026-11-01T09:00:00+24:00", "2026-11-01T09:00:60Z", "2026-11-01T24:00:00Z", "2026-11-01 09:00:00Z", "0001-01-01T00:00:00+08:00"],
 )
 def test_invalid_event_timestamps(ledger: Ledger, at: str) -> None:
     assert rejected(ledger, joined("A", at=at)) == Code.INVALID_EVENT
