@@ -1,0 +1,135 @@
+"""Throughput of the scale-out paths against the single-process replay, on the same data.
+
+    python benchmarks/scale_throughput.py [--promoters 350] [--days 30] [--shards 1,2,4]
+
+The data is the simulator's programme with the seed and sizes of the main
+benchmark's ``100k`` workload (seed 20261111, 350 promoters, 30 days), loaded
+into a fresh schema of ``$SUPERNOVA_TEST_POSTGRES``. Measured, each from the
+same PostgreSQL log:
+
+- ``replay``: the single-process path: read the log, fold every event, build the report;
+- ``decide``: the decider: the same fold, plus deriving and storing every decision;
+- ``workers N``: N shard workers (OS processes) building their views from the stored decisions;
+- ``query N``: one ``query_report`` merging the N shards;
+- ``export``: ``export_parquet`` (fold + decisions + Parquet files);
+- ``dask``: ``replay_report`` on a ``LocalCluster`` (2 threads; then 2 worker processes).
+
+Rates are accepted events per second of wall time. Prints a Markdown table
+and writes ``benchmarks/out/scale-throughput.json``. The schema is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from supernova_ledger import Ledger
+from supernova_ledger.domain.book import Book
+from supernova_ledger.domain.report import build_report, with_digest
+from supernova_ledger.events import decode_event
+from supernova_ledger.scale import projection
+from supernova_ledger.simulate import generate
+from supernova_ledger.store import open_store
+
+OUT = Path(__file__).resolve().parent / "out"
+SEED = 20261111
+
+
+def timed(label: str, results: list[dict[str, Any]], events: int, action: Any) -> Any:
+    start = time.perf_counter()
+    value = action()
+    seconds = time.perf_counter() - start
+    results.append({"step": label, "seconds": round(seconds, 3), "events_per_s": round(events / seconds)})
+    print(f"  {label:<28} {seconds:8.2f} s  {events / seconds:10.0f} events/s", flush=True)
+    return value
+
+
+def single_process_replay(url: str) -> dict[str, Any]:
+    book = Book()
+    with open_store(url) as store:
+        for record in store.read():
+            book.replay(decode_event(record.event), record.event)
+    return with_digest(build_report(book))
+
+
+def dask_replay(directory: str, workers: int) -> dict[str, Any]:
+    from distributed import Client, LocalCluster
+
+    from supernova_ledger.scale.dask_replay import replay_report
+
+    if workers:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+    else:
+        cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+    with cluster, Client(cluster):
+        return replay_report(directory)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--promoters", type=int, default=350)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--shards", default="1,2,4")
+    args = parser.parse_args()
+    server = os.environ.get("SUPERNOVA_TEST_POSTGRES") or "postgresql://postgres@127.0.0.1:5432/test"
+    schema = f"bench_scale_{uuid.uuid4().hex[:8]}"
+    url = f"{server}{'&' if '?' in server else '?'}schema={schema}"
+    parquet_dir = tempfile.mkdtemp(prefix="scale-parquet-")
+    results: list[dict[str, Any]] = []
+    try:
+        lines = list(generate(SEED, promoters=args.promoters, days=args.days))
+        with Ledger.open(url) as ledger:
+            for start in range(0, len(lines), 10_000):
+                ledger.append_batch(lines[start : start + 10_000])
+            events = ledger.position
+        print(f"{events} accepted events ({len(lines)} lines), load average {os.getloadavg()[0]:.1f}, "
+              f"{os.cpu_count()} CPUs", flush=True)
+        expected = timed("replay (single process)", results, events, lambda: single_process_replay(url))
+        timed("decide (fold + store)", results, events, lambda: projection.run_decider(url))
+        for shards in [int(n) for n in args.shards.split(",")]:
+            timed(f"workers N={shards} (processes)", results, events,
+                  lambda: projection.run_workers(url, shards, stop_at=events))
+            report = timed(f"query N={shards}", results, events, lambda: projection.query_report(url, shards))
+            assert report["digest"] == expected["digest"], f"N={shards}: digest differs"
+        shutil.rmtree(parquet_dir)
+        timed("export parquet", results, events,
+              lambda: projection_export(url, parquet_dir))
+        for workers in (0, 2):
+            label = "dask replay (2 threads)" if not workers else f"dask replay ({workers} processes)"
+            report = timed(label, results, events, lambda: dask_replay(parquet_dir, workers))
+            assert report["digest"] == expected["digest"], f"{label}: digest differs"
+        print("\nall digests equal:", expected["digest"])
+        print("\n| step | seconds | events/s |\n|---|---:|---:|")
+        for row in results:
+            print(f"| {row['step']} | {row['seconds']:.2f} | {row['events_per_s']:,} |")
+        OUT.mkdir(exist_ok=True)
+        (OUT / "scale-throughput.json").write_text(json.dumps({
+            "events": events, "lines": len(lines), "promoters": args.promoters, "days": args.days, "seed": SEED,
+            "cpus": os.cpu_count(), "load_average_1m": os.getloadavg()[0], "digest": expected["digest"],
+            "results": results,
+        }, indent=1) + "\n")
+    finally:
+        shutil.rmtree(parquet_dir, ignore_errors=True)
+        with psycopg.connect(server.split("?")[0], autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    return 0
+
+
+def projection_export(url: str, directory: str) -> int:
+    from supernova_ledger.scale.parquet import export_parquet
+
+    return export_parquet(url, directory)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
