@@ -34,8 +34,11 @@ SPEC AMBIGUITIES AND THE DECISIONS TAKEN HERE
      promoter_id.  `reason` is required (not optional) and may be "".
  A8  Timestamps: [0-9] digits only, month/day/hour/minute/second must form a
      real date-time (no leap second 60), offset hours 00-23 and minutes
-     00-59, "-00:00" accepted as UTC, and the instant must lie within years
-     0001-9999 in UTC, else invalid_event.
+     00-59, "-00:00" accepted as UTC, and the instant's UTC date must lie in
+     0001-01-02..9999-12-30 (so that its local date in every zone exists),
+     else invalid_event.  Instant arithmetic (t + N days) never overflows.
+     (The range was first 0001..9999; narrowed to the library's range, seen
+     in its rejection message, because it is the sensible one.)
  A9  A line is blank (skipped) when it is empty or holds only JSON
      whitespace (space, tab, CR).  Lines are split on "\n" only.
  A10 A JSON line whose top-level value is not an object -> invalid_event,
@@ -90,6 +93,8 @@ H0 = "0" * 64
 UTC = _dt.timezone.utc
 MAX_AMOUNT = 10**12
 MAX_QUANTITY = 10**6
+FIRST_DAY, LAST_DAY = _dt.date(1, 1, 2), _dt.date(9999, 12, 30)
+EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 PROGRAMS = ("fenxiang", "cloud_store", "jing_xiaoge", "jing_xiaofu", "jing_xiaojia")
 
@@ -172,9 +177,12 @@ def parse_ts(value) -> _dt.datetime | None:
         micro = int((frac or "0").ljust(6, "0"))
         local = _dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro,
                              tzinfo=_dt.timezone(offset))
-        return local.astimezone(UTC)
+        instant = local.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
+    if not FIRST_DAY <= instant.date() <= LAST_DAY:  # A8: local dates stay representable
+        return None
+    return instant
 
 
 def canonical_ts(t: _dt.datetime) -> str:
@@ -402,8 +410,13 @@ def decode_event(obj) -> dict:
 # the ledger state machine (§3, §5, §6, §7)
 # --------------------------------------------------------------------------
 
-def _days(n: int) -> _dt.timedelta:
-    return _dt.timedelta(seconds=n * 86400)
+def _us(t: _dt.datetime) -> int:
+    """An instant as integer microseconds since 1970 (no overflow when adding days)."""
+    return (t - EPOCH) // _dt.timedelta(microseconds=1)
+
+
+def _days(n: int) -> int:
+    return n * 86400 * 10**6
 
 
 class Ledger:
@@ -414,7 +427,7 @@ class Ledger:
         self.by_id: dict[str, str] = {}   # event id -> canonical text
         self.promoters: dict[str, dict] = {}
         self.groups: dict[str, dict] = {}
-        self.bindings: dict[str, tuple[str, _dt.datetime]] = {}
+        self.bindings: dict[str, tuple[str, int]] = {}   # customer -> (promoter, expiry µs)
         self.orders: dict[str, dict] = {}
         self.payouts: dict[str, dict] = {}
 
@@ -590,11 +603,11 @@ class Ledger:
         elif t == "OrderPlaced":
             self.place_order(e, at)
         elif t == "OrderCompleted":
-            self.orders[e["order_id"]]["completed_at"] = at
+            self.orders[e["order_id"]]["completed_at"] = _us(at)
         elif t == "OrderRefunded":
             self.refund(e)
         elif t == "SettlementRun":
-            as_of = parse_ts(e["as_of"])
+            as_of = _us(parse_ts(e["as_of"]))
             wait = _days(r["settle_after_days"])
             for o in self.orders.values():
                 if o["completed_at"] is not None and not o["settled"] \
@@ -621,8 +634,9 @@ class Ledger:
                 p["available_fen"] += po["amount_fen"]
         self.check_invariant()
 
-    def touch(self, customer: str, promoter: str, t: _dt.datetime) -> None:
+    def touch(self, customer: str, promoter: str, at: _dt.datetime) -> None:
         """§5 binding touch (A12)."""
+        t = _us(at)
         bound = self.bindings.get(customer)
         expiry = t + _days(self.rules["binding_days"])
         if bound is None or not t < bound[1]:
@@ -638,7 +652,7 @@ class Ledger:
         l1 = link
         if r["attribution"] == "protected_binding":
             bound = self.bindings.get(c)
-            if bound is not None and at < bound[1]:
+            if bound is not None and _us(at) < bound[1]:
                 l1 = bound[0]
         l2 = self.promoters[l1]["inviter_id"] if l1 is not None else None
         lines = {}
