@@ -567,27 +567,30 @@ def _shard_totals(conn: psycopg.Connection[Any], schema: str, shards: int, index
         for row in conn.execute(_statement(
             "SELECT * FROM {s}.snv_promoters WHERE shards = %(shards)s AND shard = %(shard)s", schema), where)
     }
-    groups = {
-        row["group_id"]: group_row(
-            row["owner_id"], row["closed"], row["city_tier"], row["members"], row["pushes"], int(row["orders"]),
-            int(row["buyers"]), int(row["gross_fen"]), int(row["refunded_fen"]),
-        )
+    # Three plain aggregates joined here: no plan depends on the (often stale) statistics of fresh views.
+    days = {
+        row["group_id"]: (int(row["orders"]), int(row["gross_fen"]), int(row["refunded_fen"]))
         for row in conn.execute(_statement("""
-            SELECT g.group_id, g.owner_id, g.closed, g.city_tier, g.members, g.pushes,
-                   COALESCE(d.orders, 0) AS orders, COALESCE(d.gross_fen, 0) AS gross_fen,
-                   COALESCE(d.refunded_fen, 0) AS refunded_fen, COALESCE(b.buyers, 0) AS buyers
-            FROM {s}.snv_groups g
-            LEFT JOIN (SELECT group_id, SUM(orders) AS orders, SUM(gross_fen) AS gross_fen,
-                              SUM(refunded_fen) AS refunded_fen
-                       FROM {s}.snv_group_days
-                       WHERE shards = %(shards)s AND shard = %(shard)s AND local_date LIKE %(pattern)s
-                       GROUP BY group_id) d USING (group_id)
-            LEFT JOIN (SELECT group_id, COUNT(DISTINCT customer_id) AS buyers
-                       FROM {s}.snv_buyers
-                       WHERE shards = %(shards)s AND shard = %(shard)s AND local_date LIKE %(pattern)s
-                       GROUP BY group_id) b USING (group_id)
-            WHERE g.shards = %(shards)s AND g.shard = %(shard)s""", schema), where)
+            SELECT group_id, SUM(orders) AS orders, SUM(gross_fen) AS gross_fen, SUM(refunded_fen) AS refunded_fen
+            FROM {s}.snv_group_days
+            WHERE shards = %(shards)s AND shard = %(shard)s AND local_date LIKE %(pattern)s
+            GROUP BY group_id""", schema), where)
     }
+    buyers = {
+        row["group_id"]: int(row["buyers"])
+        for row in conn.execute(_statement("""
+            SELECT group_id, COUNT(DISTINCT customer_id) AS buyers
+            FROM {s}.snv_buyers
+            WHERE shards = %(shards)s AND shard = %(shard)s AND local_date LIKE %(pattern)s
+            GROUP BY group_id""", schema), where)
+    }
+    groups = {}
+    for row in conn.execute(_statement(
+            "SELECT * FROM {s}.snv_groups WHERE shards = %(shards)s AND shard = %(shard)s", schema), where):
+        orders, gross_fen, refunded_fen = days.get(row["group_id"], (0, 0, 0))
+        groups[row["group_id"]] = group_row(row["owner_id"], row["closed"], row["city_tier"], row["members"],
+                                            row["pushes"], orders, buyers.get(row["group_id"], 0), gross_fen,
+                                            refunded_fen)
     ranking: list[RankRow] = [
         (int(row["net"]), int(row["orders"]), row["promoter_id"])
         for row in conn.execute(_statement("""
