@@ -9,7 +9,8 @@ same PostgreSQL log:
 
 - ``replay``: the single-process path: read the log, fold every event, build the report;
 - ``decide``: the decider: the same fold, plus deriving and storing every decision;
-- ``workers N``: N shard workers (OS processes) building their views from the stored decisions;
+- ``workers N``: N shard workers (OS processes, start-up included) building their views from the
+  stored decisions;
 - ``query N``: one ``query_report`` merging the N shards;
 - ``export``: ``export_parquet`` (fold + decisions + Parquet files);
 - ``dask``: ``replay_report`` on a ``LocalCluster`` (2 threads; then 2 worker processes).
@@ -62,17 +63,23 @@ def single_process_replay(url: str) -> dict[str, Any]:
     return with_digest(build_report(book))
 
 
-def dask_replay(directory: str, workers: int) -> dict[str, Any]:
+def dask_replays(directory: str, results: list[dict[str, Any]], events: int, digest: str) -> None:
+    """The replay on two local clusters; cluster start-up is timed apart from the replay."""
     from distributed import Client, LocalCluster
 
     from supernova_ledger.scale.dask_replay import replay_report
 
-    if workers:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
-    else:
-        cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
-    with cluster, Client(cluster):
-        return replay_report(directory)
+    for workers in (0, 2):
+        label = "2 threads" if not workers else f"{workers} processes"
+        start = time.perf_counter()
+        if workers:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+        else:
+            cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+        print(f"  (cluster of {label} started in {time.perf_counter() - start:.2f} s)")
+        with cluster, Client(cluster):
+            report = timed(f"dask replay ({label})", results, events, lambda: replay_report(directory))
+        assert report["digest"] == digest, f"dask ({label}): digest differs"
 
 
 def main() -> int:
@@ -104,10 +111,7 @@ def main() -> int:
         shutil.rmtree(parquet_dir)
         timed("export parquet", results, events,
               lambda: projection_export(url, parquet_dir))
-        for workers in (0, 2):
-            label = "dask replay (2 threads)" if not workers else f"dask replay ({workers} processes)"
-            report = timed(label, results, events, lambda: dask_replay(parquet_dir, workers))
-            assert report["digest"] == expected["digest"], f"{label}: digest differs"
+        dask_replays(parquet_dir, results, events, expected["digest"])
         print("\nall digests equal:", expected["digest"])
         print("\n| step | seconds | events/s |\n|---|---:|---:|")
         for row in results:
