@@ -78,6 +78,14 @@ SPEC AMBIGUITIES AND THE DECISIONS TAKEN HERE
  A22 `at` never reorders: an OrderCompleted whose `at` precedes the order's
      own `at` is accepted and its window starts at that `at`; a
      SettlementRun's as_of may lie before events already applied.
+ A23 A UTF-8 byte order mark at the very start of a file (line 1) is an
+     encoding signature, not content: it is ignored (RFC 8259 §8.1 lets
+     parsers ignore it; spreadsheet tools on Windows write one).  A BOM
+     anywhere else makes that line invalid JSON (id null).
+ A24 Parser limits: a line nested deeper than ~1000 levels or holding an
+     integer literal of more than 4300 digits is treated as unreadable
+     JSON (invalid_event, id null); RFC 8259 §9 allows such limits.  Both
+     are far outside anything a valid event contains.
 """
 from __future__ import annotations
 
@@ -780,6 +788,8 @@ def run_detailed(lines: list[str]):
     rejections = []
     counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
     for number, line in enumerate(lines, 1):
+        if number == 1 and line.startswith("\ufeff"):  # A23
+            line = line[1:]
         if _is_blank(line):
             continue
         outcome, code, rid = ledger.append_text(line)

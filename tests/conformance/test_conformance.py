@@ -351,6 +351,8 @@ DECISIONS: dict[str, list[str]] = {
         _ev("PromoterQualified", "t12", "9999-12-30T23:59:59.999999Z", promoter_id="A"),
         _ev("PromoterQualified", "t13", "9999-12-31T00:00:00Z", promoter_id="A"),
         _ev("PromoterQualified", "t14", "9999-12-30T23:00:00-01:00", promoter_id="A")],
+    "A23 a byte order mark at the start of the file": ["\ufeff" + BASE[0]] + BASE[1:] + [
+        "\ufeff" + _ev("PromoterQualified", "bom2", T, promoter_id="A")],
     "A9 blank-looking lines and in-string line separators": BASE + [
         "\u3000", " \t", "\r",
         _ev("PromoterSuspended", "b1", T, promoter_id="C", reason="a\u2028b\u0085c\u2029d"),
@@ -486,6 +488,15 @@ DECISIONS: dict[str, list[str]] = {
         _ev("PayoutSettled", "h7", T, payout_id="p2"),
         _ev("OrderCompleted", "h8", T, order_id="o9"),
         _order("h9", T, "o1", "c1", group="g404", promoter="nobody")],
+    "X6 ranking ties and key order by code point": BASE + [
+        _ev("PromoterJoined", f"n{i}", T, promoter_id=pid, program="jing_xiaoge",
+            inviter_id="A", city="x", city_tier=i % 5 + 1)
+        for i, pid in enumerate(["b", "\uff01", "😀", "é", "e\u0301", "Z"])] + [
+        _order(f"k{i}", at, f"o{i}", "c1", promoter=pid, lines=[dict(LINE, paid_fen=500)])
+        for i, (pid, at) in enumerate([
+            ("b", T), ("\uff01", T), ("😀", T), ("é", "2026-11-01T23:59:59.999999+08:00"),
+            ("e\u0301", "2026-11-01T16:00:00Z"), ("Z", "2026-10-31T16:00:00Z"),
+            ("B", "2026-11-30T15:59:59Z"), ("B", "2026-11-30T16:00:00Z"), ("A", T)])],
 }
 
 
@@ -525,15 +536,21 @@ def _check_case(name: str, tmp_path: Path) -> list[str]:
             break
     if len(export) != len(ledger.log):
         problems.append(f"export: oracle {len(ledger.log)} events, CLI {len(export)}")
-    if name.split()[0] in REPORT_CASES:
-        _compare_report(problems, "(decision log)", "(no options)", R.report(ledger.log),
-                        _cli(store, "report"), ledger.log)
+    for args in REPORT_CASES.get(name.split()[0], []):
+        kwargs = {k.lstrip("-"): (int(v) if k != "--period" else v)
+                  for k, v in zip(args[::2], args[1::2])}
+        _compare_report(problems, "(case log)", " ".join(args) or "(no options)",
+                        R.report(ledger.log, **kwargs), _cli(store, "report", *args), ledger.log)
     return problems
 
 
-# the cases whose point is a figure of the report (the others are about decoding
-# and the log, which `export` already shows byte for byte)
-REPORT_CASES = {"A11", "A12", "A13", "A14", "A15", "A16", "A17", "A21", "A22", "X2", "X4"}
+# the cases whose point is a figure of the report, with the report options to
+# try (the other cases are about decoding and the log, which `export` shows)
+REPORT_CASES = {name: [[]] for name in
+                ("A11", "A12", "A13", "A14", "A15", "A16", "A17", "A21", "A22", "X2", "X4")}
+REPORT_CASES["X6"] = [[], ["--top", "2"], ["--top", "100"], ["--period", "2026-11"],
+                      ["--period", "2026-11-02"], ["--period", "2026-10-31"],
+                      ["--until", "9"], ["--until", "16"], ["--period", "2026-12", "--top", "1"]]
 
 
 @pytest.fixture(scope="module")
@@ -581,6 +598,8 @@ def test_cli_split_ingest_and_stdin(seed, tmp_path):
         rejections = []
         for piece in group:
             for number, line in enumerate(piece, 1):
+                if number == 1 and line.startswith("\ufeff"):  # decision A23
+                    line = line[1:]
                 if R._is_blank(line):
                     continue
                 outcome, code, rid = ledger.append_text(line)
