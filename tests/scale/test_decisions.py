@@ -23,6 +23,7 @@ from supernova_ledger.scale.decisions import (
     decode_decision,
     encode_decision,
     facts_of,
+    key_hashes,
     owner_key,
     shard_of,
 )
@@ -112,6 +113,16 @@ def test_every_key_is_owned_by_exactly_one_shard(sim_events: list[dict[str, Any]
         for index, view in enumerate(views):
             owned = {f"promoter:{p}" for p in view.promoters} | {f"group:{g}" for g in view.groups}
             assert owned == {key for key in keys if shard_of(key, shards) == index}
+
+
+def test_stored_key_hashes_select_exactly_the_decisions_a_shard_needs(sim_events: list[dict[str, Any]]) -> None:
+    with Ledger.open("memory:") as ledger:
+        ledger.append_batch(sim_events)
+        decisions = decisions_of(ledger)
+    for decision in decisions:
+        for shards in (1, 2, 3, 4):
+            owning = {shard_of(owner_key(fact), shards) for fact in facts_of(decision)}
+            assert owning == {h % shards for h in key_hashes(decision)}
 
 
 @pytest.mark.parametrize("shards", [1, 2, 4, 7])

@@ -87,6 +87,7 @@ __all__ = [
     "Decider",
     "decision_for",
     "facts_of",
+    "key_hashes",
     "owner_key",
     "shard_of",
     "encode_decision",
@@ -232,6 +233,14 @@ def owner_key(fact: Fact) -> str:
 def shard_of(key: str, shards: int) -> int:
     """The shard of ``shards`` that owns ``key``."""
     return zlib.crc32(key.encode("utf-8")) % shards
+
+
+def key_hashes(decision: Decision) -> tuple[int, ...]:
+    """``crc32`` of every key owning a fact of ``decision``, distinct and sorted.
+
+    Stored with a decision so that a shard can select its share on the
+    server: shard ``i`` of ``N`` needs the decisions with a hash ``h``, ``h % N == i``."""
+    return tuple(sorted({zlib.crc32(owner_key(fact).encode("utf-8")) for fact in facts_of(decision)}))
 
 
 def facts_of(decision: Decision) -> Iterator[Fact]:

@@ -9,9 +9,11 @@ each with its own single-row tracking record (eventsourcing's
     event's :class:`~.decisions.Decision` in ``snv_decisions``; one
     instance. Its tracking position is the last log position decided.
 ``view-n{N}-s{i}``
-    shard ``i`` of ``N``: reads ``snv_decisions`` in order and merges the
-    facts whose key it owns (``zlib.crc32(key) % N == i``) into the view
-    tables, rows tagged ``(shards=N, shard=i)``.
+    shard ``i`` of ``N``: reads ``snv_decisions`` in order — only those
+    whose stored ``key_hashes`` include one it owns, filtered by the
+    server — and merges the facts whose key it owns
+    (``zlib.crc32(key) % N == i``) into the view tables, rows tagged
+    ``(shards=N, shard=i)``.
 
 Every batch is ONE transaction holding both the rows it writes and its
 tracking position, so a killed process loses its open transaction and
@@ -60,6 +62,7 @@ from .decisions import (
     decode_decision,
     encode_decision,
     facts_of,
+    key_hashes,
     owner_key,
     shard_of,
 )
@@ -120,7 +123,7 @@ def _check_shards(shards: int, index: int = 0) -> None:
 
 _TABLES: Final = (
     """CREATE TABLE IF NOT EXISTS {s}.snv_decisions (
-        position bigint PRIMARY KEY, head text NOT NULL, decision bytea NOT NULL)""",
+        position bigint PRIMARY KEY, head text NOT NULL, decision bytea NOT NULL, key_hashes bigint[] NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS {s}.snv_promoters (
         shards integer NOT NULL, promoter_id text NOT NULL, shard integer NOT NULL,
         program text, inviter_id text,
@@ -244,14 +247,30 @@ class ScaleRecorder(PostgresTrackingRecorder):
 
     def record_decisions(self, decisions: Sequence[Decision], tracking: Tracking) -> None:
         """Store a batch of decisions and the decider's position in one transaction (binary COPY)."""
-        statement = _statement("COPY {s}.snv_decisions (position, head, decision) FROM STDIN (FORMAT BINARY)",
-                               self.schema)
+        statement = _statement(
+            "COPY {s}.snv_decisions (position, head, decision, key_hashes) FROM STDIN (FORMAT BINARY)", self.schema
+        )
         with self.datastore.transaction(commit=True) as curs:
             with curs.copy(statement) as copy:
-                copy.set_types(["int8", "text", "bytea"])
+                copy.set_types(["int8", "text", "bytea", "int8[]"])
                 for decision in decisions:
-                    copy.write_row((decision.position, decision.head, encode_decision(decision)))
+                    copy.write_row((decision.position, decision.head, encode_decision(decision),
+                                    list(key_hashes(decision))))
             self._insert_tracking(curs, tracking)
+
+    def read_shard_decisions(self, after: int, upto: int, shards: int, index: int) -> list[Decision]:
+        """The decisions in ``(after, upto]`` with a fact shard ``index`` of ``shards`` owns.
+
+        The server filters on the stored key hashes, so a worker reads and
+        decodes only its share of the stream."""
+        statement = _statement("""
+            SELECT decision FROM {s}.snv_decisions
+            WHERE position > %(after)s AND position <= %(upto)s
+              AND EXISTS (SELECT 1 FROM unnest(key_hashes) AS h WHERE h %% %(shards)s = %(index)s)
+            ORDER BY position""", self.schema)
+        with self.datastore.get_connection() as conn:
+            rows = conn.execute(statement, {"after": after, "upto": upto, "shards": shards, "index": index})
+            return [decode_decision(bytes(row["decision"])) for row in rows.fetchall()]
 
     def read_decisions(self, after: int, limit: int) -> list[Decision]:
         statement = _statement(
@@ -269,7 +288,7 @@ class ScaleRecorder(PostgresTrackingRecorder):
 
         ``hold_s`` keeps the transaction open that long before committing and
         ``crash_at`` raises :class:`InjectedFailure` inside it when the batch
-        holds that position: both only for tests of killed workers."""
+        reaches that position: both only for tests of killed workers."""
         batch = _ShardBatch(shards, index)
         for decision in decisions:
             batch.add(decision)
@@ -279,7 +298,7 @@ class ScaleRecorder(PostgresTrackingRecorder):
                     curs.execute(_statement(_UPSERTS[table], self.schema), params)
             if hold_s:
                 time.sleep(hold_s)
-            if crash_at is not None and any(d.position == crash_at for d in decisions):
+            if crash_at is not None and tracking.notification_id >= crash_at:
                 raise InjectedFailure(f"injected failure at position {crash_at}, before tracking")
             self._insert_tracking(curs, tracking)
 
@@ -477,32 +496,35 @@ def run_decider(url: str, *, batch_size: int = DEFAULT_DECIDE_BATCH, stop_at: in
 def run_worker(url: str, shards: int, index: int, *, batch_size: int = DEFAULT_WORK_BATCH,
                stop_at: int | None = None, follow: bool = False, poll_s: float = 0.2, wait_s: float = 60.0,
                hold_s: float = 0.0, crash_at: int | None = None) -> int:
-    """Run shard ``index`` of ``shards`` from its tracked position.
+    """Run shard ``index`` of ``shards`` from its tracked position, ``batch_size`` positions a transaction.
 
-    Stops at ``stop_at`` (waiting at most ``wait_s`` for the decider to get
-    there) or, when ``stop_at`` is None and not ``follow``, when no decision
-    is left. Returns the position it reached."""
+    Reads only what the decider has committed. Stops at ``stop_at`` (waiting
+    at most ``wait_s`` for the decider to get there) or, when ``stop_at`` is
+    None and not ``follow``, at the decider's position. Returns the position
+    it reached."""
     _check_shards(shards, index)
+    if batch_size < 1:
+        raise UsageError(f"batch_size: must be at least 1, got {batch_size}")
     with _recorder(url) as recorder:
         projection = ShardProjection(recorder, shards, index, hold_s=hold_s, crash_at=crash_at)
         position = recorder.max_tracking_id(projection.name) or 0
         waited_since = time.monotonic()
         while stop_at is None or position < stop_at:
-            limit = batch_size if stop_at is None else min(batch_size, stop_at - position)
-            decisions = recorder.read_decisions(position, limit)
-            if not decisions:
-                if stop_at is not None and not follow and time.monotonic() - waited_since > wait_s:
-                    raise SupernovaError(f"{projection.name}: no decision after {position} within {wait_s} s",
+            decided = recorder.max_tracking_id(DECIDER_NAME) or 0
+            target = decided if stop_at is None else min(decided, stop_at)
+            if target <= position:
+                if stop_at is None and not follow:
+                    break
+                if not follow and time.monotonic() - waited_since > wait_s:
+                    raise SupernovaError(f"{projection.name}: the decider stayed at {decided} for {wait_s} s",
                                          code="decider_behind")
-                if follow or stop_at is not None:
-                    time.sleep(poll_s)
-                    continue
-                break
+                time.sleep(poll_s)
+                continue
             waited_since = time.monotonic()
-            if decisions[0].position != position + 1 or decisions[-1].position != position + len(decisions):
-                raise UsageError(f"{projection.name}: decisions after {position} are not consecutive")
-            projection.process_event(decisions, Tracking(projection.name, decisions[-1].position))
-            position = decisions[-1].position
+            upto = min(position + batch_size, target)
+            decisions = recorder.read_shard_decisions(position, upto, shards, index)
+            projection.process_event(decisions, Tracking(projection.name, upto))
+            position = upto
         return position
 
 
