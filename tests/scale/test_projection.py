@@ -6,6 +6,7 @@ the decisions, the views and the tracking records all live in it.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -224,3 +225,19 @@ def test_query_refuses_a_bad_request(sim_url: str) -> None:
         query_report(sim_url, 1, period="2026-13")
     with pytest.raises(UsageError, match="postgresql"):
         projection.prepare("memory:")
+
+
+def test_the_module_command_line(sim_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from supernova_ledger.scale.__main__ import main
+
+    assert main(["decide", "--store", sim_url]) == 0
+    for index in range(2):
+        assert main(["work", "--store", sim_url, "--shards", "2", "--index", str(index)]) == 0
+    capsys.readouterr()
+    assert main(["report", "--store", sim_url, "--shards", "2", "--period", "2026-11", "--top", "3"]) == 0
+    with Ledger.open(sim_url) as ledger:
+        assert json.loads(capsys.readouterr().out) == ledger.report(period="2026-11", top=3)
+    assert main(["verify-decisions", "--store", sim_url]) == 0
+    assert capsys.readouterr().out.startswith("ok: ")
+    assert main(["report", "--store", sim_url, "--shards", "0"]) == 2
+    assert "shards" in capsys.readouterr().err
