@@ -10,7 +10,9 @@ same PostgreSQL log:
 - ``replay``: the single-process path: read the log, fold every event, build the report;
 - ``decide``: the decider: the same fold, plus deriving and storing every decision;
 - ``workers N``: N shard workers (OS processes, start-up included) building their views from the
-  stored decisions;
+  stored decisions, all at once on this machine;
+- ``slowest shard of N``: the same views rebuilt one shard at a time in this process; the slowest
+  shard's time is the workers' wall time given N free cores;
 - ``query N``: one ``query_report`` merging the N shards;
 - ``export``: ``export_parquet`` (fold + decisions + Parquet files);
 - ``dask``: ``replay_report`` on a ``LocalCluster`` (2 threads; then 2 worker processes).
@@ -63,6 +65,25 @@ def single_process_replay(url: str) -> dict[str, Any]:
     return with_digest(build_report(book))
 
 
+def per_shard(url: str, shards: int, events: int, results: list[dict[str, Any]], digest: str) -> None:
+    """Rebuild the N views one shard at a time in this process: each shard's own share of the work.
+
+    With N free cores (and a database server with its own), the N workers'
+    wall time is the slowest shard's, plus process start-up."""
+    projection.drop_views(url, shards)
+    seconds = []
+    for index in range(shards):
+        start = time.perf_counter()
+        projection.run_worker(url, shards, index, stop_at=events)
+        seconds.append(time.perf_counter() - start)
+    assert projection.query_report(url, shards)["digest"] == digest, f"N={shards} serial: digest differs"
+    slowest = max(seconds)
+    results.append({"step": f"slowest shard of N={shards} (alone)", "seconds": round(slowest, 3),
+                    "events_per_s": round(events / slowest), "shard_seconds": [round(x, 3) for x in seconds]})
+    print(f"  {'slowest shard of N=' + str(shards) + ' (alone)':<28} {slowest:8.2f} s  {events / slowest:10.0f} "
+          f"events/s  (shards: {', '.join(f'{x:.2f}' for x in seconds)} s)", flush=True)
+
+
 def dask_replays(directory: str, results: list[dict[str, Any]], events: int, digest: str) -> None:
     """The replay on two local clusters; cluster start-up is timed apart from the replay."""
     from distributed import Client, LocalCluster
@@ -108,6 +129,7 @@ def main() -> int:
                   lambda: projection.run_workers(url, shards, stop_at=events))
             report = timed(f"query N={shards}", results, events, lambda: projection.query_report(url, shards))
             assert report["digest"] == expected["digest"], f"N={shards}: digest differs"
+            per_shard(url, shards, events, results, expected["digest"])
         shutil.rmtree(parquet_dir)
         timed("export parquet", results, events,
               lambda: projection_export(url, parquet_dir))
