@@ -113,8 +113,14 @@ def _open(args: argparse.Namespace) -> Ledger:
 # -- ingest -------------------------------------------------------------------
 
 
+_BOM: Final = b"\xef\xbb\xbf"
+
+
 def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Numbered non-blank lines; a UTF-8 byte order mark opening the file is dropped."""
     for number, line in enumerate(stream, start=1):
+        if number == 1 and line.startswith(_BOM):
+            line = line[len(_BOM):]
         if line.strip():
             yield number, line.rstrip(b"\r\n")
 

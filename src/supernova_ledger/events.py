@@ -13,7 +13,7 @@ a name is never reused.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Final, Literal, TypeAlias, Union
 
@@ -336,7 +336,8 @@ def _not_json(constant: str) -> Any:
 def readable_id(data: bytes | str) -> str | None:
     """The ``id`` of a line that failed to decode, when the line is an object with a string id."""
     try:
-        obj = json.loads(data, parse_constant=_not_json)
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        obj = json.loads(text, parse_constant=_not_json)  # a str with a BOM is not JSON
     except (ValueError, RecursionError):
         return None
     if isinstance(obj, dict):
@@ -348,16 +349,67 @@ def readable_id(data: bytes | str) -> str | None:
 
 def decode_event(data: bytes | str) -> Event:
     """Decode one JSON event strictly. Raises :class:`DecodeFailure`."""
+    if isinstance(data, str):
+        try:
+            data = data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise DecodeFailure("invalid_event", "event: not valid UTF-8 text", None) from None
     if len(data) > MAX_LINE_BYTES:
         raise DecodeFailure("invalid_event", f"event: longer than {MAX_LINE_BYTES} bytes", None)
     try:
-        return _decoder.decode(data)
+        event = _decoder.decode(data)
     except RulesError as exc:
+        _refuse_repeated_names(data)
         raise DecodeFailure("invalid_rules", str(exc), readable_id(data)) from None
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise DecodeFailure("invalid_event", _describe(exc), readable_id(data)) from None
     except (ValueError, RecursionError) as exc:  # pragma: no cover - defensive
         raise DecodeFailure("invalid_event", str(exc), readable_id(data)) from None
+    if _may_repeat_names(data, event):
+        _refuse_repeated_names(data)
+    return event
+
+
+def _quoted(names: Iterable[str]) -> tuple[bytes, ...]:
+    return tuple(f'"{name}"'.encode() for name in names)
+
+
+_TOP_NAMES: Final = {cls: _quoted((*cls.__struct_fields__, "type")) for cls in EVENT_TYPES}
+_LINE_NAMES: Final = {
+    "OrderPlaced": _quoted(OrderLine.__struct_fields__),
+    "OrderRefunded": _quoted(RefundLine.__struct_fields__),
+}
+
+
+def _may_repeat_names(data: bytes, event: Event) -> bool:
+    """A cheap test that can only err towards "maybe": JSON with a member name twice.
+
+    msgspec keeps the last of repeated names silently; an event whose meaning
+    depends on which copy a parser keeps is ambiguous, so it is refused."""
+    if b"\\u" in data or isinstance(event, RulesAdopted):
+        return True
+    for name in _TOP_NAMES[type(event)]:
+        if data.count(name) > 1:
+            return True
+    line_names = _LINE_NAMES.get(type(event).__name__)
+    if line_names:
+        lines = len(event.lines)  # type: ignore[union-attr]
+        return any(data.count(name) > lines for name in line_names)
+    return False
+
+
+def _refuse_repeated_names(data: bytes) -> None:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        names = [name for name, _ in items]
+        if len(set(names)) != len(names):
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            raise DecodeFailure("invalid_event", f"member name {repeated[0]!r} appears twice in one object", None)
+        return dict(items)
+
+    try:
+        json.loads(data, object_pairs_hook=pairs)
+    except DecodeFailure as failure:
+        raise DecodeFailure(failure.code, failure.message, readable_id(data)) from None
 
 
 def _describe(exc: Exception) -> str:

@@ -132,3 +132,14 @@ def test_report_options(store: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert report["period"] == "2026-10" and report["ranking"] == [] and report["groups"]["g1"]["orders"] == 0
     code, out, _ = run(["report", "--store", store, "--until", "1000"], capsys)
     assert json.loads(out)["events"] == 12
+
+
+def test_byte_order_mark_opening_a_file_is_dropped(tmp_path: Path, store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = EXAMPLE.read_bytes().splitlines()
+    source = tmp_path / "bom.jsonl"
+    source.write_bytes(b"\xef\xbb\xbf" + lines[1] + b"\n" + b"\xef\xbb\xbf" + lines[2] + b"\n")
+    rejects = tmp_path / "r.jsonl"
+    code, out, _ = run(["ingest", str(source), "--store", store, "--rejects", str(rejects)], capsys)
+    assert (code, out) == (3, '{"accepted":1,"duplicates":0,"rejected":1}\n')
+    row = json.loads(rejects.read_text(encoding="utf-8"))
+    assert (row["line"], row["id"], row["code"]) == (2, None, "invalid_event")

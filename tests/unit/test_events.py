@@ -94,3 +94,25 @@ def test_local_dates_cache_is_exact(zone_name: str) -> None:
         at = moment.isoformat()[:-6] + "Z"
         assert dates.of(at) == dates.exact(at), at
         moment += timedelta(minutes=7, seconds=13)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type":"PromoterQualified","id":"x1","at":"2026-11-01T12:00:00+08:00","promoter_id":"A","promoter_id":"C"}',
+        '{"type":"PromoterQualified","id":"x2","at":"2026-11-01T12:00:00+08:00","promoter_id":"C","id":"x3"}',
+        '{"type":"PromoterQualified","id":"x2","at":"2026-11-01T12:00:00+08:00","promoter_id":"C","\\u0069d":"x3"}',
+        '{"type":"OrderRefunded","id":"r","at":"2026-11-01T00:00:00Z","order_id":"o","lines":[{"sku":"a","amount_fen":1,"sku":"b"}]}',
+        '{"type":"RulesAdopted","id":"r","at":"2026-11-01T00:00:00Z","rules":{"level1_bps":10,"level1_bps":20}}',
+        '{"type":"RulesAdopted","id":"r","at":"2026-11-01T00:00:00Z","rules":{"level1_bps":true,"level1_bps":20}}',
+    ],
+)
+def test_repeated_member_names_are_invalid(line: str) -> None:
+    with pytest.raises(DecodeFailure) as failure:
+        decode_event(line)
+    assert failure.value.code == "invalid_event" and "twice" in failure.value.message
+
+
+def test_values_that_look_like_names_are_fine() -> None:
+    event = decode_event('{"type":"PromoterQualified","id":"id","at":"2026-11-01T12:00:00Z","promoter_id":"type"}')
+    assert (event.id, event.promoter_id) == ("id", "type")
