@@ -332,6 +332,14 @@ class _Gen:
         customer = self.pick(self.customer_pool)
         if group in self.ledger.groups and self.ledger.groups[group]["members"] and self.chance(0.5):
             customer = self.pick(sorted(self.ledger.groups[group]["members"]))
+        link = promoter if promoter is not None else (
+            self.ledger.groups[group]["owner_id"] if group in self.ledger.groups else None)
+        if link in self.ledger.promoters:
+            r = self.rng.random()
+            if r < 0.08:     # a promoter buying through its own link (self purchase)
+                customer = link
+            elif r < 0.14 and self.ledger.promoters[link]["inviter_id"] is not None:
+                customer = self.ledger.promoters[link]["inviter_id"]   # the customer is L2
         fields = {"order_id": oid, "customer_id": customer, "promoter_id": promoter,
                   "group_id": group, "lines": self.order_lines()}
         for k in ("promoter_id", "group_id"):

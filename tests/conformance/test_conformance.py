@@ -653,3 +653,26 @@ def test_cli_split_ingest_and_stdin(seed, tmp_path):
                     ledger.log)
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+# --------------------------------------------------------------------------
+# 5. §9: unusable arguments and unreadable files exit 2 and write nothing
+# --------------------------------------------------------------------------
+
+def test_cli_exit_2_writes_nothing(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(BASE) + "\n", encoding="utf-8")
+    store = f"sqlite:///{tmp_path / 'x.db'}"
+    problems = []
+    proc = _cli(store, "ingest", str(good), str(tmp_path / "missing.jsonl"))
+    if proc.returncode != 2:
+        problems.append(f"ingest of a good file then a missing one: exit {proc.returncode}, expected 2")
+    exported = _cli(store, "export")
+    if exported.stdout.strip():
+        problems.append(f"… yet the store holds events: {_short(exported.stdout.decode('utf-8', 'replace'))}")
+    for args in (["--period", "2026-13"], ["--period", "2026/11"], ["--top", "-1"]):
+        proc = _cli(store, "report", *args)
+        if proc.returncode != 2:
+            problems.append(f"report {' '.join(args)}: exit {proc.returncode}, expected 2")
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
