@@ -78,7 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--until", type=_nonnegative, metavar="N", help="the state after the first N events")
     report.add_argument("--format", choices=("json", "table"), default="json", help="json (default) or table")
 
-    command("export", "print the log as canonical JSON Lines")
+    export = command("export", "print the log as canonical JSON Lines")
+    # --format parquet: supernova_ledger.scale.parquet (the scale extra); see docs/scaling.md.
+    export.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl",
+                        help="jsonl (default: to stdout) or parquet (files under --out DIR; needs the scale extra)")
+    export.add_argument("--out", metavar="DIR", help="for --format parquet: a new or empty directory")
     command("verify", "replay the store and check the log head")
 
     simulate = commands.add_parser("simulate", help="write a seeded, realistic programme as JSON Lines")
@@ -225,11 +229,26 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.format == "parquet" or args.out is not None:
+        return _export_parquet(args)
     out = sys.stdout.buffer
     with _open(args) as ledger:
         for line in ledger.export():
             out.write(line + b"\n")
     out.flush()
+    return EXIT_OK
+
+
+def _export_parquet(args: argparse.Namespace) -> int:
+    """``export --format parquet --out DIR``: prints ``{"events": n, "out": DIR}``."""
+    if args.format != "parquet" or not args.out:
+        raise _Usage("export: --out DIR goes with --format parquet, and --format parquet needs --out DIR")
+    try:
+        from .scale.parquet import export_parquet
+    except ImportError as exc:
+        raise _Usage(f"export: --format parquet needs the scale extra: pip install 'supernova-ledger[scale]' ({exc})") from None
+    events = export_parquet(resolve_store_url(args.store), args.out)
+    sys.stdout.buffer.write(canonical_json({"events": events, "out": args.out}) + b"\n")
     return EXIT_OK
 
 
