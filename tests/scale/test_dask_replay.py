@@ -118,3 +118,18 @@ def test_the_core_import_pulls_in_neither_dask_nor_pyarrow() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_cli_export_format_parquet(memory_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                   dask_client: Client) -> None:
+    from supernova_ledger.cli import main
+
+    append_all(memory_url, conformance_log(2))
+    out = str(tmp_path / "export")
+    assert main(["export", "--store", memory_url, "--format", "parquet", "--out", out]) == 0
+    with Ledger.open(memory_url) as ledger:
+        assert json.loads(capsys.readouterr().out) == {"events": ledger.position, "out": out}
+        assert replay_report(out) == ledger.report()
+    assert main(["export", "--store", memory_url, "--format", "parquet", "--out", out]) == 2
+    assert main(["export", "--store", memory_url, "--format", "parquet"]) == 2
+    assert "--out" in capsys.readouterr().err
