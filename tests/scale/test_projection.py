@@ -241,3 +241,36 @@ def test_the_module_command_line(sim_url: str, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out.startswith("ok: ")
     assert main(["report", "--store", sim_url, "--shards", "0"]) == 2
     assert "shards" in capsys.readouterr().err
+
+
+def test_a_live_pipeline_follows_the_appends(postgres_url: str, sim_events: list[dict[str, Any]]) -> None:
+    """Decider and workers follow the log while a writer appends; they meet the writer at its end."""
+    import threading
+
+    with Ledger.open("memory:") as rehearsal:
+        rehearsal.append_batch(sim_events)
+        end = rehearsal.position
+    projection.prepare(postgres_url)
+    failures: list[BaseException] = []
+
+    def running(target: Callable[..., int], *args: Any, **kwargs: Any) -> threading.Thread:
+        def body() -> None:
+            try:
+                target(*args, **kwargs)
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+
+        thread = threading.Thread(target=body)
+        thread.start()
+        return thread
+
+    threads = [running(run_decider, postgres_url, batch_size=50, stop_at=end, follow=True, poll_s=0.02)]
+    threads += [running(run_worker, postgres_url, 2, index, batch_size=50, stop_at=end, poll_s=0.02)
+                for index in range(2)]
+    with Ledger.open(postgres_url) as ledger:
+        for start in range(0, len(sim_events), 200):
+            ledger.append_batch(sim_events[start : start + 200])
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures and not any(thread.is_alive() for thread in threads)
+    assert_views_match(postgres_url, 2, reports(postgres_url, [(None, None), ("2026-11", 3)]))

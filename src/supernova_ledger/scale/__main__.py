@@ -1,6 +1,6 @@
 """``python -m supernova_ledger.scale``: run the decider, the shard workers, queries, exports.
 
-    python -m supernova_ledger.scale decide  --store postgresql://…
+    python -m supernova_ledger.scale decide  --store postgresql://… [--follow]
     python -m supernova_ledger.scale work    --store … --shards 4 --index 0 [--follow]
     python -m supernova_ledger.scale project --store … --shards 4          # decide, then all workers
     python -m supernova_ledger.scale report  --store … --shards 4 [--period P] [--top K]
@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--store", default=None, help="store URL (default $SUPERNOVA_STORE)")
         return sub
 
-    command("decide", "decide the log into stored decisions (resumes where it stopped)")
+    decide = command("decide", "decide the log into stored decisions (resumes where it stopped)")
+    decide.add_argument("--follow", action="store_true", help="keep polling the log for new events")
     work = command("work", "run one shard worker")
     work.add_argument("--follow", action="store_true", help="keep polling for new decisions")
     project = command("project", "decide, then bring every shard's view to the end")
@@ -71,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
 
     url = resolve_store_url(getattr(args, "store", None))
     if args.command == "decide":
-        print(projection.run_decider(url))
+        print(projection.run_decider(url, follow=args.follow))
     elif args.command == "work":
         print(projection.run_worker(url, args.shards, args.index, follow=args.follow))
     elif args.command == "project":

@@ -466,11 +466,15 @@ def prepare(url: str) -> None:
         pass
 
 
-def run_decider(url: str, *, batch_size: int = DEFAULT_DECIDE_BATCH, stop_at: int | None = None) -> int:
+def run_decider(url: str, *, batch_size: int = DEFAULT_DECIDE_BATCH, stop_at: int | None = None,
+                follow: bool = False, poll_s: float = 0.2) -> int:
     """Decide every log event after the decider's tracked position (up to ``stop_at``).
 
     Rebuilds the fold from the log up to the tracked position first (the
-    book lives in memory). Returns the position decided up to."""
+    book lives in memory). With ``follow``, keeps polling the log for new
+    events (until ``stop_at``, or forever). Returns the position decided up to."""
+    if batch_size < 1:
+        raise UsageError(f"batch_size: must be at least 1, got {batch_size}")
     prepare(url)
     store = open_store(url)
     try:
@@ -480,15 +484,18 @@ def run_decider(url: str, *, batch_size: int = DEFAULT_DECIDE_BATCH, stop_at: in
             decider = Decider()
             for record in store.read(1, tracked):
                 decider.replay(record)
-            batch: list[Decision] = []
-            for record in store.read(tracked + 1, stop_at):
-                batch.append(decider.replay(record))
-                if len(batch) >= batch_size:
+            while True:
+                batch: list[Decision] = []
+                for record in store.read(decider.position + 1, stop_at):
+                    batch.append(decider.replay(record))
+                    if len(batch) >= batch_size:
+                        projection.process_event(batch, Tracking(DECIDER_NAME, batch[-1].position))
+                        batch = []
+                if batch:
                     projection.process_event(batch, Tracking(DECIDER_NAME, batch[-1].position))
-                    batch = []
-            if batch:
-                projection.process_event(batch, Tracking(DECIDER_NAME, batch[-1].position))
-            return decider.position
+                if not follow or (stop_at is not None and decider.position >= stop_at):
+                    return decider.position
+                time.sleep(poll_s)
     finally:
         store.close()
 
