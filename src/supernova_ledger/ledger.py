@@ -210,17 +210,8 @@ class Ledger:
         """One promoter's six balances, or None if it never joined."""
         self._ensure_open()
         self._catch_up()
-        p = self._book.promoters.get(promoter_id)
-        if p is None:
-            return None
-        return {
-            "pending_fen": p.pending_fen,
-            "available_fen": p.available_fen,
-            "in_payout_fen": p.in_payout_fen,
-            "paid_out_fen": p.paid_out_fen,
-            "level1_fen": p.level1_fen,
-            "level2_fen": p.level2_fen,
-        }
+        promoter = self._book.promoters.get(promoter_id)
+        return None if promoter is None else promoter.balances()
 
     def export(self) -> Iterator[bytes]:
         """The log as canonical JSON Lines (each item without newline)."""

@@ -257,26 +257,22 @@ class Book:
             return Code.UNKNOWN_PROMOTER, f"{field}: {promoter_id!r} has not joined"
         return promoter
 
-    def _promoter_qualified(self, event: PromoterQualified) -> Rejection | None:
-        promoter = self._known_promoter(event.promoter_id)
+    def _set_status(self, promoter_id: str, flag: str, value: bool) -> Rejection | None:
+        """Qualified / suspended / reinstated: idempotent flags on a known promoter."""
+        promoter = self._known_promoter(promoter_id)
         if isinstance(promoter, tuple):
             return promoter
-        promoter.qualified = True
+        setattr(promoter, flag, value)
         return None
+
+    def _promoter_qualified(self, event: PromoterQualified) -> Rejection | None:
+        return self._set_status(event.promoter_id, "qualified", True)
 
     def _promoter_suspended(self, event: PromoterSuspended) -> Rejection | None:
-        promoter = self._known_promoter(event.promoter_id)
-        if isinstance(promoter, tuple):
-            return promoter
-        promoter.suspended = True
-        return None
+        return self._set_status(event.promoter_id, "suspended", True)
 
     def _promoter_reinstated(self, event: PromoterReinstated) -> Rejection | None:
-        promoter = self._known_promoter(event.promoter_id)
-        if isinstance(promoter, tuple):
-            return promoter
-        promoter.suspended = False
-        return None
+        return self._set_status(event.promoter_id, "suspended", False)
 
     def _group_opened(self, event: GroupOpened) -> Rejection | None:
         if event.group_id in self.groups:

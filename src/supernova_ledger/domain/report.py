@@ -49,12 +49,7 @@ def _promoters(book: Book) -> dict[str, dict[str, Any]]:
             "qualified": p.qualified,
             "suspended": p.suspended,
             "invitees": p.invitees,
-            "pending_fen": p.pending_fen,
-            "available_fen": p.available_fen,
-            "in_payout_fen": p.in_payout_fen,
-            "paid_out_fen": p.paid_out_fen,
-            "level1_fen": p.level1_fen,
-            "level2_fen": p.level2_fen,
+            **p.balances(),
         }
         for promoter_id, p in book.promoters.items()
     }

@@ -6,13 +6,17 @@ Memory matters at programme scale (10^7 orders and customers), hence
 
 from __future__ import annotations
 
-__all__ = ["Promoter", "Group", "Order", "Payout", "LINE_PAID", "LINE_REFUNDED", "LINE_RATE1", "LINE_RATE2"]
+__all__ = ["BALANCE_FIELDS", "Promoter", "Group", "Order", "Payout", "LINE_PAID", "LINE_REFUNDED", "LINE_RATE1", "LINE_RATE2"]
 
 # An order line is a list ``[paid_fen, refunded_fen, level1_bps, level2_bps]``.
 LINE_PAID = 0
 LINE_REFUNDED = 1
 LINE_RATE1 = 2
 LINE_RATE2 = 3
+
+
+#: The six balances of SPEC §6, in report order.
+BALANCE_FIELDS = ("pending_fen", "available_fen", "in_payout_fen", "paid_out_fen", "level1_fen", "level2_fen")
 
 
 class Promoter:
@@ -55,6 +59,10 @@ class Promoter:
         # GMV of orders attributed to this promoter as L1 (all periods).
         self.net_gmv_fen = 0
         self.orders = 0
+
+    def balances(self) -> dict[str, int]:
+        """The six balances (SPEC §6) by name."""
+        return {name: getattr(self, name) for name in BALANCE_FIELDS}
 
 
 class Group:
