@@ -175,7 +175,7 @@ def _describe_line(lines, number) -> str:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_cli_matches_oracle(seed, tmp_path):
-    lines = generate(seed, N_EVENTS)
+    lines = generate(seed, N_EVENTS, dup_keys=True)
     log_file = tmp_path / "log.jsonl"
     log_file.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
     store = f"sqlite:///{tmp_path / 'x.db'}"
@@ -579,7 +579,7 @@ def test_cli_decision(name, case_results):
 def test_cli_split_ingest_and_stdin(seed, tmp_path):
     """Piecewise ingest (state rebuilt from the store by each new process,
     line numbers restarting per file) and stdin give the one-shot result."""
-    lines = generate(seed, N_EVENTS)
+    lines = generate(seed, N_EVENTS, dup_keys=True)
     cut1, cut2 = len(lines) // 3, 2 * len(lines) // 3
     pieces = [lines[:cut1], lines[cut1:cut2], lines[cut2:]]
     files = []
