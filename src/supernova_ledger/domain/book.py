@@ -388,18 +388,18 @@ class Book:
             ben1 = None if level1.suspended else level1
             ben2 = None if level2 is None or level2.suspended else level2
 
-        lines: dict[str, list[int]] = {}
+        lines: list[list[int]] = []
         paid_fen = comm1 = comm2 = 0
         for line in event.lines:
             rate1, rate2 = rules.rates_for(line.category)
-            lines[line.sku] = [line.paid_fen, 0, rate1, rate2]
+            lines.append([line.paid_fen, 0, rate1, rate2])
             paid_fen += line.paid_fen
             comm1 += line.paid_fen * rate1 // 10_000
             comm2 += line.paid_fen * rate2 // 10_000
         order = Order(
             event.order_id, customer, event.group_id, l1,
             ben1.promoter_id if ben1 else None, ben2.promoter_id if ben2 else None,
-            self._dates.of(event.at), lines,
+            self._dates.of(event.at), tuple(line.sku for line in event.lines), lines,
         )
         order.paid_fen = paid_fen
         self.orders[event.order_id] = order
@@ -442,11 +442,13 @@ class Book:
         order = self._known_order(event.order_id)
         if isinstance(order, tuple):
             return order
+        lines: list[list[int]] = []
         for index, refund in enumerate(event.lines):
-            if refund.sku not in order.lines:
+            found = order.line(refund.sku)
+            if found is None:
                 return Code.UNKNOWN_LINE, f"lines[{index}].sku: {refund.sku!r} is not a line of {event.order_id!r}"
-        for index, refund in enumerate(event.lines):
-            line = order.lines[refund.sku]
+            lines.append(found)
+        for index, (refund, line) in enumerate(zip(event.lines, lines, strict=True)):
             if line[LINE_REFUNDED] + refund.amount_fen > line[LINE_PAID]:
                 return (
                     Code.REFUND_EXCEEDS_PAID,
@@ -454,8 +456,7 @@ class Book:
                     f"{line[LINE_PAID] - line[LINE_REFUNDED]} fen left on {refund.sku!r}",
                 )
         drop1 = drop2 = refunded_fen = 0
-        for refund in event.lines:
-            line = order.lines[refund.sku]
+        for refund, line in zip(event.lines, lines, strict=True):
             before = line[LINE_PAID] - line[LINE_REFUNDED]
             after = before - refund.amount_fen
             line[LINE_REFUNDED] += refund.amount_fen

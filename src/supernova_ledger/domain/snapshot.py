@@ -55,7 +55,7 @@ def snapshot(book: Book) -> bytes:
         ],
         "orders": [
             (o.order_id, o.customer_id, o.group_id, o.l1, o.ben1, o.ben2, o.local_date,
-             [(sku, *line) for sku, line in o.lines.items()], o.completed_us, o.settled, o.comm1_fen,
+             [(sku, *line) for sku, line in zip(o.skus, o.lines)], o.completed_us, o.settled, o.comm1_fen,
              o.comm2_fen, o.paid_fen, o.refunded_fen)
             for o in book.orders.values()
         ],
@@ -107,8 +107,8 @@ def _restore(state: dict[str, Any]) -> Book:
         g.orders, g.buyers, g.gross_fen, g.refunded_fen = row[8], set(row[9]), row[10], row[11]
         book.groups[g.group_id] = g
     for row in state["orders"]:
-        lines = {line[0]: list(line[1:]) for line in row[7]}
-        o = Order(row[0], row[1], row[2], row[3], row[4], row[5], row[6], lines)
+        skus = tuple(line[0] for line in row[7])
+        o = Order(row[0], row[1], row[2], row[3], row[4], row[5], row[6], skus, [list(line[1:]) for line in row[7]])
         o.completed_us, o.settled, o.comm1_fen, o.comm2_fen, o.paid_fen, o.refunded_fen = row[8:]
         book.orders[o.order_id] = o
     for row in state["payouts"]:

@@ -106,6 +106,7 @@ class Order:
         "ben1",
         "ben2",
         "local_date",
+        "skus",
         "lines",
         "completed_us",
         "settled",
@@ -124,7 +125,8 @@ class Order:
         ben1: str | None,
         ben2: str | None,
         local_date: str,
-        lines: dict[str, list[int]],
+        skus: tuple[str, ...],
+        lines: list[list[int]],
     ) -> None:
         self.order_id = order_id
         self.customer_id = customer_id
@@ -133,13 +135,25 @@ class Order:
         self.ben1 = ben1  # who earns level-1 commission on it (None: nobody)
         self.ben2 = ben2  # who earns level-2 commission on it (None: nobody)
         self.local_date = local_date  # YYYY-MM-DD in the zone in force at acceptance
-        self.lines = lines
+        self.skus = skus  # the lines' skus, in order
+        self.lines = lines  # aligned with skus: [paid_fen, refunded_fen, level1_bps, level2_bps]
         self.completed_us: int | None = None
         self.settled = False
         self.comm1_fen = 0  # current level-1 commission
         self.comm2_fen = 0  # current level-2 commission
         self.paid_fen = 0
         self.refunded_fen = 0
+
+
+    def line(self, sku: str) -> list[int] | None:
+        """The line ``[paid_fen, refunded_fen, level1_bps, level2_bps]`` of ``sku``, or None.
+
+        Lines are a list, not a dict: most orders have one or two lines, and a
+        dict per order costs more memory than the rare refund's linear search."""
+        try:
+            return self.lines[self.skus.index(sku)]
+        except ValueError:
+            return None
 
 
 class Payout:

@@ -289,11 +289,18 @@ def _order_change(order: Order, lines: Sequence[LineChange]) -> OrderChange:
     )
 
 
+def _line(order: Order, sku: str) -> list[int]:
+    line = order.line(sku)
+    if line is None:  # pragma: no cover - the refund was just accepted
+        raise KeyError(sku)
+    return line
+
+
 def _placed(book: Book, event: OrderPlaced, base: Decision) -> Decision:
     order = book.orders[event.order_id]
     lines: list[LineChange] = []
     for line in event.lines:
-        stored = order.lines[line.sku]
+        stored = _line(order, line.sku)
         lines.append(LineChange(
             line.sku,
             stored[LINE_PAID] * stored[LINE_RATE1] // 10_000 if order.ben1 is not None else 0,
@@ -326,7 +333,7 @@ def _refunded(book: Book, event: OrderRefunded, base: Decision) -> Decision:
     lines: list[LineChange] = []
     refunded_fen = 0
     for refund in event.lines:
-        paid, refunded, rate1, rate2 = (order.lines[refund.sku][i] for i in (LINE_PAID, LINE_REFUNDED, LINE_RATE1, LINE_RATE2))
+        paid, refunded, rate1, rate2 = (_line(order, refund.sku)[i] for i in (LINE_PAID, LINE_REFUNDED, LINE_RATE1, LINE_RATE2))
         after = paid - refunded
         before = after + refund.amount_fen
         refunded_fen += refund.amount_fen
