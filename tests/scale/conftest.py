@@ -7,46 +7,20 @@ imported rather than copied.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from contract.conftest import postgres_server, postgres_url  # noqa: F401  (fixtures, re-used)
-from conformance.generator import generate as conformance_lines
-from supernova_ledger import Ledger
 from supernova_ledger.simulate import generate
 
-#: A small simulated programme: ≈1,800 events of every type but GroupClosed (the conformance
-#: logs have it), with a rule change, refunds, settlements and payouts settled and failed.
-SIM_SEED, SIM_PROMOTERS, SIM_DAYS = 4, 12, 35
-#: Periods worth asking for in the simulation (it starts 2026-11-01, +08:00).
-SIM_QUERIES: tuple[tuple[str | None, int | None], ...] = (
-    (None, None), ("2026-11", None), ("2026-11-11", None), (None, 3), ("2026-12", 1), ("2027-01", None),
-)
+from scale_helpers import SIM_DAYS, SIM_PROMOTERS, SIM_SEED
 
 
 @pytest.fixture(scope="session")
 def sim_events() -> list[dict[str, Any]]:
     return list(generate(SIM_SEED, promoters=SIM_PROMOTERS, days=SIM_DAYS))
-
-
-def append_all(url: str, events: Sequence[Any], batch: int = 1_000) -> None:
-    """Append ``events`` to the ledger at ``url`` (rejections are fine: only accepted ones are logged)."""
-    with Ledger.open(url) as ledger:
-        for start in range(0, len(events), batch):
-            ledger.append_batch(events[start : start + batch])
-
-
-def reports(url: str, queries: Sequence[tuple[str | None, int | None]] = SIM_QUERIES) -> dict[Any, dict[str, Any]]:
-    """The single-process ``Ledger.report()`` for each ``(period, top)``."""
-    with Ledger.open(url) as ledger:
-        return {query: ledger.report(period=query[0], top=query[1]) for query in queries}
-
-
-def conformance_log(seed: int, lines: int = 600) -> list[str]:
-    """A random conformance log (rule and time-zone changes, rejections, re-deliveries)."""
-    return conformance_lines(seed, lines)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from supernova_ledger.errors import CorruptLog, UsageError
 from supernova_ledger.scale.dask_replay import replay_report
 from supernova_ledger.scale.parquet import export_parquet, read_manifest
 
-from conftest import append_all, conformance_log
+from scale_helpers import append_all, conformance_log
 
 # dask's own Parquet reader calls a pandas API that pandas 3.1 deprecates: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationWarning")

@@ -31,7 +31,7 @@ from supernova_ledger.scale.query import sharded_report
 from supernova_ledger.scale.views import View
 from supernova_ledger.store import LogRecord
 
-from conftest import SIM_QUERIES, append_all, conformance_log
+from scale_helpers import SIM_QUERIES, append_all, conformance_log
 
 SPEC_EXAMPLE = Path(__file__).parents[1] / "golden" / "spec_example.jsonl"
 SPEC_DIGEST = "363493d66ddbf3e8886947d20da52f84d8451c2bc2cf622193c6cbeb42b615de"

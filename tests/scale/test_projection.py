@@ -40,7 +40,7 @@ from supernova_ledger.scale.projection import (
 )
 from supernova_ledger.store.postgres import parse_postgres_url
 
-from conftest import append_all, conformance_log, reports
+from scale_helpers import append_all, conformance_log, reports
 
 pytestmark = pytest.mark.postgres
 
