@@ -64,9 +64,12 @@ class _Gen:
         self.accepted: list[tuple[str, dict]] = []   # (raw text, raw object)
         self.retry: list[str] = []                   # rejected lines worth re-sending
         self.next_event = 1
-        start_day = rng.choice([_dt.datetime(2026, 10, 29, 2, tzinfo=UTC),
+        start_day = rng.choice([_dt.datetime(2026, 10, 29, 2, tzinfo=UTC),   # US DST ends 11-01
                                 _dt.datetime(2026, 11, 28, 9, tzinfo=UTC),
-                                _dt.datetime(2026, 12, 30, 1, tzinfo=UTC)])
+                                _dt.datetime(2026, 12, 30, 1, tzinfo=UTC),   # year end
+                                _dt.datetime(2026, 10, 23, 20, tzinfo=UTC),  # UK DST ends 10-25
+                                _dt.datetime(2027, 3, 12, 3, tzinfo=UTC),    # US DST starts 03-14
+                                _dt.datetime(2028, 2, 27, 12, tzinfo=UTC)])  # leap day
         self.clock = start_day
         self.now = start_day
         span_days = min(75.0, max(6.0, n / 50))
@@ -551,6 +554,15 @@ class _Gen:
             lambda: self.ev_payout_end("PayoutSettled"), lambda: self.ev_payout_end("PayoutFailed"),
         ]
         weights = [3, 6, 4, 1.5, 1.5, 5, 1.2, 10, 3, 6, 14, 8, 6, 4, 6, 2.5, 1.5]
+        profile = self.rng.choice(["balanced", "balanced", "rules_churn", "money", "groups"])
+        if profile == "rules_churn":     # rates, modes and time zones change all the time
+            weights[0] = 14
+        elif profile == "money":         # orders, refunds, settlements and payouts
+            for i, w in ((10, 22), (11, 12), (12, 10), (13, 8), (14, 10), (15, 4), (16, 3)):
+                weights[i] = w
+        elif profile == "groups":        # membership, pushes, suspensions
+            for i, w in ((3, 4), (4, 4), (6, 3), (7, 18), (8, 8), (9, 12)):
+                weights[i] = w
         # a realistic opening: small limits, a few promoters, a qualified owner
         opening = [self.ev_rules, self.ev_joined, self.ev_joined, self.ev_joined,
                    lambda: self.ev_promoter_flag("PromoterQualified"),
