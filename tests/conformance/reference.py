@@ -86,6 +86,9 @@ SPEC AMBIGUITIES AND THE DECISIONS TAKEN HERE
      integer literal of more than 4300 digits is treated as unreadable
      JSON (invalid_event, id null); RFC 8259 §9 allows such limits.  Both
      are far outside anything a valid event contains.
+ A25 report --until N with N greater than the number of events reports all
+     of them ("events" is then the real count); --until 0 is the empty
+     ledger (log_head = h0); --top 0 keeps an empty ranking.
 """
 from __future__ import annotations
 
