@@ -118,6 +118,8 @@ def _open(args: argparse.Namespace) -> Ledger:
 
 
 _BOM: Final = b"\xef\xbb\xbf"
+#: A line of only JSON white space is blank (a form feed is not JSON white space).
+_JSON_SPACE: Final = b" \t\r\n"
 
 
 def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -125,7 +127,7 @@ def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
     for number, line in enumerate(stream, start=1):
         if number == 1 and line.startswith(_BOM):
             line = line[len(_BOM):]
-        if line.strip():
+        if line.strip(_JSON_SPACE):
             yield number, line.rstrip(b"\r\n")
 
 
