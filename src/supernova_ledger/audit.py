@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ._gc import paused_gc
 from .domain.book import GENESIS_HEAD, Book, chain
 from .events import DecodeFailure, canonical, decode_event
 from .store.base import LogStore
@@ -31,6 +32,11 @@ def verify(store: LogStore) -> Verification:
 
     Finds the first position whose stored event is missing, altered, reordered,
     not canonical, not accepted on replay, or whose stored head disagrees."""
+    with paused_gc():
+        return _verify(store)
+
+
+def _verify(store: LogStore) -> Verification:
     book = Book()
     head = GENESIS_HEAD
     expected = 1

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
+from ._gc import paused_gc
 from .audit import Verification, export_lines, verify
 from .domain.book import GENESIS_HEAD, Book, Outcome
 from .domain.report import build_report, with_digest
@@ -46,6 +47,11 @@ def resolve_store_url(url: str | None) -> str:
 
 
 def _fold(book: Book, records: Iterator[LogRecord]) -> None:
+    with paused_gc():
+        _fold_records(book, records)
+
+
+def _fold_records(book: Book, records: Iterator[LogRecord]) -> None:
     for record in records:
         if record.position != book.position + 1:
             raise CorruptLog(f"position {book.position + 1}: missing from the store (found {record.position})")
@@ -86,7 +92,8 @@ class Ledger:
             return Book()
         position, blob = found
         try:
-            book = restore(unseal(blob))
+            with paused_gc():
+                book = restore(unseal(blob))
         except CheckpointError as exc:
             self.checkpoint_problem = str(exc)
             return Book()
@@ -101,7 +108,9 @@ class Ledger:
         """Store a checkpoint of the current state; returns its position."""
         self._ensure_open()
         self._catch_up()
-        self._store.save_checkpoint(self._book.position, seal(snapshot(self._book)))
+        with paused_gc():
+            blob = seal(snapshot(self._book))
+        self._store.save_checkpoint(self._book.position, blob)
         self._checkpoint_position = self._book.position
         return self._book.position
 
@@ -162,7 +171,8 @@ class Ledger:
                 decoded.append(failure)
         for attempt in range(_MAX_ATTEMPTS):
             self._catch_up()
-            outcomes, records = self._decide(decoded)
+            with paused_gc():
+                outcomes, records = self._decide(decoded)
             try:
                 if records:
                     self._store.append(records)
