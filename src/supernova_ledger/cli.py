@@ -111,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open(args: argparse.Namespace) -> Ledger:
-    return Ledger.open(resolve_store_url(args.store))
+    ledger = Ledger.open(resolve_store_url(args.store))
+    if ledger.checkpoint_problem:
+        print(f"{PROG}: warning: {ledger.checkpoint_problem}; replayed the log instead", file=sys.stderr)
+    return ledger
 
 
 # -- ingest -------------------------------------------------------------------
