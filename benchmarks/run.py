@@ -483,6 +483,16 @@ def _machine() -> dict[str, Any]:
     return info
 
 
+README_START: Final = "<!-- results:start (python benchmarks/run.py --markdown --readme benchmarks/README.md) -->"
+README_END: Final = "<!-- results:end -->"
+
+
+def _write_between_markers(path: Path, table: str) -> None:
+    text = path.read_text()
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    path.write_text(text[:start] + "\n" + table + text[end:])
+
+
 def parse_runs(text: str, sizes: list[str]) -> dict[str, int]:
     if text.isdigit():
         return {size: int(text) for size in sizes}
@@ -500,16 +510,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default=DEFAULT_RUNS, help=f"N for every size, or SIZE=N,… (default {DEFAULT_RUNS})")
     parser.add_argument("--baseline-sizes", default=None,
                         help="sizes at which to run the eventsourcing baseline (default: every size; 'none' for none)")
+    parser.add_argument("--no-state", action="store_true",
+                        help="skip the bytes-of-state walk when memory is not among --stores (it costs one more ingest)")
     parser.add_argument("--appends", type=int, default=2_000, help="single appends timed per run")
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG), help="PostgreSQL server URL")
     parser.add_argument("--out", default=str(HERE / "results.json"))
     parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds per phase")
     parser.add_argument("--markdown", action="store_true", help="print the table of --out and exit")
+    parser.add_argument("--readme", metavar="PATH",
+                        help="with --markdown: also write the table into PATH between its results markers")
     args = parser.parse_args(argv)
     out_path = Path(args.out)
 
     if args.markdown:
-        sys.stdout.write(markdown(json.loads(out_path.read_text())))
+        table = markdown(json.loads(out_path.read_text()))
+        sys.stdout.write(table)
+        if args.readme:
+            _write_between_markers(Path(args.readme), table)
         return 0
 
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
@@ -564,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"reopen {r.get('reopen_s', 0):6.2f} s  p50 {r.get('append_p50_ms', 0):.2f} ms  "
                             f"({time.perf_counter() - t0:.0f} s)")
                         save()
-            if "memory" not in kinds:
+            if "memory" not in kinds and not args.no_state:
                 log(f"{size}: resident state (memory: ledger, not timed)")
                 r = measure("ledger-memory", "--workload", str(w.lines_path), "--appends", "0", "--tag", "state",
                             "--state", timeout_s=args.timeout)
