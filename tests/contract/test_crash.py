@@ -23,7 +23,7 @@ from supernova_ledger.store import open_store
 
 from contract_helpers import cli_command, programme, run_cli, write_jsonl
 
-PROMOTERS = 1_000  # ≈ 10,500 events: three ingest batches
+PROMOTERS = 3_000  # ≈ 31,000 events: seven ingest batches, so the kill lands mid-ingest
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_a_killed_ingest_loses_nothing_it_acknowledged_and_a_rerun_completes_it(
                 assert time.monotonic() < deadline, "ingest committed nothing within 60 s"
                 time.sleep(0.005)
                 acknowledged = watcher.head()
-            time.sleep(random.uniform(0, 0.3))  # somewhere inside a later batch
+            time.sleep(random.uniform(0, 0.2))  # somewhere inside a later batch
             assert ingest.poll() is None, "ingest ended before the kill: make the log longer"
             os.kill(ingest.pid, signal.SIGKILL)
     finally:
