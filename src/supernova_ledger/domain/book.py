@@ -532,24 +532,20 @@ class Book:
             return Code.PAYOUT_ALREADY_FINISHED, f"payout_id: {payout_id!r} has already settled or failed"
         return payout
 
-    def _payout_settled(self, event: PayoutSettled) -> Rejection | None:
-        payout = self._open_payout(event.payout_id)
+    def _finish_payout(self, payout_id: str, destination: str) -> Rejection | None:
+        """Settled: in payout → paid out. Failed: in payout → available again."""
+        payout = self._open_payout(payout_id)
         if isinstance(payout, tuple):
             return payout
         payout.finished = True
         promoter = self.promoters[payout.promoter_id]
         promoter.in_payout_fen -= payout.amount_fen
-        promoter.paid_out_fen += payout.amount_fen
+        setattr(promoter, destination, getattr(promoter, destination) + payout.amount_fen)
         self._check_balances(promoter)
         return None
 
+    def _payout_settled(self, event: PayoutSettled) -> Rejection | None:
+        return self._finish_payout(event.payout_id, "paid_out_fen")
+
     def _payout_failed(self, event: PayoutFailed) -> Rejection | None:
-        payout = self._open_payout(event.payout_id)
-        if isinstance(payout, tuple):
-            return payout
-        payout.finished = True
-        promoter = self.promoters[payout.promoter_id]
-        promoter.in_payout_fen -= payout.amount_fen
-        promoter.available_fen += payout.amount_fen
-        self._check_balances(promoter)
-        return None
+        return self._finish_payout(event.payout_id, "available_fen")
