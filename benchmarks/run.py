@@ -141,7 +141,7 @@ def measure(phase: str, *args: str, timeout_s: float) -> dict[str, Any]:
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["process_s"] = round(time.perf_counter() - started, 2)
     return result
 
@@ -203,6 +203,10 @@ def _median(runs: list[dict[str, Any]], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _ratio(ledger: float | None, baseline: float | None) -> float | None:
+    return ledger / baseline if ledger is not None and baseline else None
+
+
 def summarize(size_result: dict[str, Any]) -> None:
     """Medians over runs and ledger/baseline ratios, per store (in place)."""
     for store in size_result["stores"].values():
@@ -213,9 +217,7 @@ def summarize(size_result: dict[str, Any]) -> None:
             key: [min(r[key] for r in ledger_runs), max(r[key] for r in ledger_runs)]
             for key, _ in METRICS if ledger_runs and all(key in r for r in ledger_runs)
         }
-        ratios = {
-            key: (ledger[key] / baseline[key]) if ledger[key] and baseline[key] else None for key, _ in METRICS
-        }
+        ratios = {key: _ratio(ledger[key], baseline[key]) for key, _ in METRICS}
         digests = sorted({r.get("digest") for r in ledger_runs})
         floors = {key: _median(ledger_runs + baseline_runs, key)
                   for key in ("fsync_p50_ms", "fsync_p99_ms", "sqlite_commit_p50_ms", "sqlite_commit_p99_ms")}
