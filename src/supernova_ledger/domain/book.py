@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
+
+import msgspec
 
 from ..errors import CorruptLog
 from ..events import (
@@ -56,9 +57,8 @@ Status = Literal["accepted", "duplicate", "rejected"]
 Rejection = tuple[Code, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The result of appending one event."""
+class Outcome(msgspec.Struct, frozen=True):
+    """The result of appending one event (a frozen Struct: cheap to make, one per event)."""
 
     status: Status
     id: str | None = None
@@ -148,28 +148,6 @@ class Book:
         self._event: Any = None
         self._book_month: str | None = None
         self._postings: list[Posting] = []
-        self._handlers: dict[type, Callable[[Any], Rejection | None]] = {
-            RulesAdopted: self._rules_adopted,
-            PromoterJoined: self._promoter_joined,
-            PromoterQualified: self._promoter_qualified,
-            PromoterSuspended: self._promoter_suspended,
-            PromoterReinstated: self._promoter_reinstated,
-            GroupOpened: self._group_opened,
-            GroupClosed: self._group_closed,
-            MemberJoined: self._member_joined,
-            MemberLeft: self._member_left,
-            ProductPushed: self._product_pushed,
-            OrderPlaced: self._order_placed,
-            OrderCompleted: self._order_completed,
-            OrderRefunded: self._order_refunded,
-            SettlementRun: self._settlement_run,
-            PayoutRequested: self._payout_requested,
-            PayoutSettled: self._payout_settled,
-            PayoutFailed: self._payout_failed,
-            PeriodClosed: self._period_closed,
-        }
-        for twin, public in TRUSTED_TWINS.items():
-            self._handlers[twin] = self._handlers[public]
 
     # -- the entry points ---------------------------------------------------
 
@@ -205,7 +183,7 @@ class Book:
         self._book_month = None
         if self._postings:
             self._postings = []
-        return self._handlers[type(event)](event)
+        return _HANDLERS[type(event)](self, event)
 
     def _record(self, event_id: str, data: bytes, digest: bytes, head: str | None) -> None:
         self.position += 1
@@ -246,17 +224,17 @@ class Book:
         promoter: Promoter,
         kind: PostingKind,
         amount_fen: int,
-        *,
-        level: int | None = None,
-        order_id: str | None = None,
-        sku: str | None = None,
-        rate_bps: int | None = None,
-        base_fen: int | None = None,
-        payout_id: str | None = None,
-        source: BalanceName | None = None,
-        destination: BalanceName | None = None,
+        level: int | None,
+        order_id: str | None,
+        sku: str | None,
+        rate_bps: int | None,
+        base_fen: int | None,
+        payout_id: str | None,
+        source: BalanceName | None,
+        destination: BalanceName | None,
     ) -> None:
-        """Make one posting of the event being decided and apply it to the promoter's balances."""
+        """Make one posting of the event being decided and apply it to the promoter's balances
+        (positional arguments: this runs for most events, keyword parsing is not free)."""
         event = self._event
         book = self._book_month
         if book is None:
@@ -445,12 +423,10 @@ class Book:
             # SPEC §6.1 earn: per line in event order, level 1 before level 2.
             if ben1 is not None and (amount := line.paid_fen * rate1 // 10_000):
                 comm1 += amount
-                self._post(ben1, "earn", amount, level=1, order_id=order_id, sku=line.sku, rate_bps=rate1,
-                           base_fen=line.paid_fen, destination="pending")
+                self._post(ben1, "earn", amount, 1, order_id, line.sku, rate1, line.paid_fen, None, None, "pending")
             if ben2 is not None and (amount := line.paid_fen * rate2 // 10_000):
                 comm2 += amount
-                self._post(ben2, "earn", amount, level=2, order_id=order_id, sku=line.sku, rate_bps=rate2,
-                           base_fen=line.paid_fen, destination="pending")
+                self._post(ben2, "earn", amount, 2, order_id, line.sku, rate2, line.paid_fen, None, None, "pending")
         order = Order(
             order_id, customer, event.group_id, l1,
             ben1.promoter_id if ben1 else None, ben2.promoter_id if ben2 else None,
@@ -505,6 +481,7 @@ class Book:
         ben1 = self.promoters[order.ben1] if order.ben1 is not None else None
         ben2 = self.promoters[order.ben2] if order.ben2 is not None else None
         source: BalanceName = "available" if order.settled else "pending"
+        order_id = event.order_id
         refunded_fen = 0
         for refund, line in zip(event.lines, lines, strict=True):
             before = line[LINE_PAID] - line[LINE_REFUNDED]
@@ -515,12 +492,12 @@ class Book:
             rate1, rate2 = line[LINE_RATE1], line[LINE_RATE2]
             if ben1 is not None and (drop := before * rate1 // 10_000 - after * rate1 // 10_000):
                 order.comm1_fen -= drop
-                self._post(ben1, "clawback", drop, level=1, order_id=order.order_id, sku=refund.sku,
-                           rate_bps=rate1, base_fen=refund.amount_fen, source=source)
+                self._post(ben1, "clawback", drop, 1, order_id, refund.sku, rate1, refund.amount_fen, None,
+                           source, None)
             if ben2 is not None and (drop := before * rate2 // 10_000 - after * rate2 // 10_000):
                 order.comm2_fen -= drop
-                self._post(ben2, "clawback", drop, level=2, order_id=order.order_id, sku=refund.sku,
-                           rate_bps=rate2, base_fen=refund.amount_fen, source=source)
+                self._post(ben2, "clawback", drop, 2, order_id, refund.sku, rate2, refund.amount_fen, None,
+                           source, None)
         order.refunded_fen += refunded_fen
         if order.group_id is not None:
             self.groups[order.group_id].refunded_fen += refunded_fen
@@ -538,8 +515,8 @@ class Book:
             # SPEC §6.1 settle: orders by completion instant, then id (the heap's order); level 1 first.
             for level, promoter_id, amount_fen in ((1, order.ben1, order.comm1_fen), (2, order.ben2, order.comm2_fen)):
                 if promoter_id is not None and amount_fen:
-                    self._post(self.promoters[promoter_id], "settle", amount_fen, level=level, order_id=order_id,
-                               source="pending", destination="available")
+                    self._post(self.promoters[promoter_id], "settle", amount_fen, level, order_id, None, None, None,
+                               None, "pending", "available")
         return None
 
     def _payout_requested(self, event: PayoutRequested) -> Rejection | None:
@@ -559,8 +536,8 @@ class Book:
                 f"amount_fen: {event.amount_fen} exceeds the available {promoter.available_fen} fen",
             )
         self.payouts[event.payout_id] = Payout(event.payout_id, event.promoter_id, event.amount_fen)
-        self._post(promoter, "payout", event.amount_fen, payout_id=event.payout_id, source="available",
-                   destination="in_payout")
+        self._post(promoter, "payout", event.amount_fen, None, None, None, None, None, event.payout_id,
+                   "available", "in_payout")
         return None
 
     def _open_payout(self, payout_id: str) -> Payout | Rejection:
@@ -577,8 +554,8 @@ class Book:
         if isinstance(payout, tuple):
             return payout
         payout.finished = True
-        self._post(self.promoters[payout.promoter_id], kind, payout.amount_fen, payout_id=payout_id,
-                   source="in_payout", destination=destination)
+        self._post(self.promoters[payout.promoter_id], kind, payout.amount_fen, None, None, None, None, None,
+                   payout_id, "in_payout", destination)
         return None
 
     def _payout_settled(self, event: PayoutSettled) -> Rejection | None:
@@ -596,3 +573,27 @@ class Book:
             return Code.PERIOD_NOT_ENDED, f"period: {event.period} has not ended on {local_date} (the local date of at)"
         self.closed_through = event.period
         return None
+
+
+#: event class (public and stored twin) -> its handler: one table for every Book
+_HANDLERS: Final[dict[type, Callable[[Book, Any], Rejection | None]]] = {
+    RulesAdopted: Book._rules_adopted,
+    PromoterJoined: Book._promoter_joined,
+    PromoterQualified: Book._promoter_qualified,
+    PromoterSuspended: Book._promoter_suspended,
+    PromoterReinstated: Book._promoter_reinstated,
+    GroupOpened: Book._group_opened,
+    GroupClosed: Book._group_closed,
+    MemberJoined: Book._member_joined,
+    MemberLeft: Book._member_left,
+    ProductPushed: Book._product_pushed,
+    OrderPlaced: Book._order_placed,
+    OrderCompleted: Book._order_completed,
+    OrderRefunded: Book._order_refunded,
+    SettlementRun: Book._settlement_run,
+    PayoutRequested: Book._payout_requested,
+    PayoutSettled: Book._payout_settled,
+    PayoutFailed: Book._payout_failed,
+    PeriodClosed: Book._period_closed,
+}
+_HANDLERS.update({twin: _HANDLERS[public] for twin, public in TRUSTED_TWINS.items()})

@@ -22,12 +22,12 @@ kind           made by          moves
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal
 
 import msgspec
 
-from ..errors import invariant
+from ..errors import InvariantViolation
 
 __all__ = [
     "Posting",
@@ -35,6 +35,7 @@ __all__ = [
     "BalanceName",
     "KINDS",
     "Balances",
+    "EFFECTS",
     "apply_posting",
     "check_identity",
     "check_nonnegative",
@@ -115,53 +116,110 @@ class Balances:
         return any(getattr(self, name) for name in Balances.__slots__)
 
 
-_SLOT: Final = {"pending": "pending_fen", "available": "available_fen", "in_payout": "in_payout_fen",
-                "paid_out": "paid_out_fen"}
-_LEVEL_SLOT: Final = {1: "level1_fen", 2: "level2_fen"}
+def _earn(target: Any, posting: Posting) -> None:
+    amount = posting.amount_fen
+    target.pending_fen += amount
+    if posting.level == 1:
+        target.level1_fen += amount
+    elif posting.level == 2:
+        target.level2_fen += amount
+    else:
+        _bad(posting, "level")
+
+
+def _clawback(target: Any, posting: Posting) -> None:
+    amount = posting.amount_fen
+    if posting.from_ == "pending":
+        target.pending_fen -= amount
+    elif posting.from_ == "available":
+        target.available_fen -= amount
+    else:
+        _bad(posting, "from")
+    if posting.level == 1:
+        target.level1_fen -= amount
+    elif posting.level == 2:
+        target.level2_fen -= amount
+    else:
+        _bad(posting, "level")
+
+
+def _settle(target: Any, posting: Posting) -> None:
+    target.pending_fen -= posting.amount_fen
+    target.available_fen += posting.amount_fen
+
+
+def _payout(target: Any, posting: Posting) -> None:
+    target.available_fen -= posting.amount_fen
+    target.in_payout_fen += posting.amount_fen
+
+
+def _paid(target: Any, posting: Posting) -> None:
+    target.in_payout_fen -= posting.amount_fen
+    target.paid_out_fen += posting.amount_fen
+
+
+def _returned(target: Any, posting: Posting) -> None:
+    target.in_payout_fen -= posting.amount_fen
+    target.available_fen += posting.amount_fen
+
+
+def _bad(posting: Posting, field: str) -> None:
+    raise InvariantViolation(f"posting at position {posting.position}: {posting.kind} with {field} {posting!r}")
+
+
+#: What each kind of posting does to the six balances: the ONE place a posting's effect is
+#: written (the fold, statements and :func:`sum_postings` all apply postings through it).
+#: kind -> (from, to, effect); ``from``/``to`` are the balances the kind moves between (None:
+#: none, "*": as the posting says — a clawback takes from pending or available); earn and
+#: clawback also add to / take from level1 or level2 by the posting's level.
+EFFECTS: Final[dict[str, tuple[str | None, str | None, Callable[[Any, Posting], None]]]] = {
+    "earn": (None, "pending", _earn),
+    "clawback": ("*", None, _clawback),
+    "settle": ("pending", "available", _settle),
+    "payout": ("available", "in_payout", _payout),
+    "paid": ("in_payout", "paid_out", _paid),
+    "returned": ("in_payout", "available", _returned),
+}
+_APPLY: Final = {kind: effect for kind, (_, _, effect) in EFFECTS.items()}
 
 
 def apply_posting(target: Any, posting: Posting) -> None:
-    """Apply one posting to an object with the six ``*_fen`` balance attributes.
+    """Apply one posting to an object with the six ``*_fen`` balance attributes (see :data:`EFFECTS`).
 
-    The one place a posting's effect is written: the fold applies postings to
-    its promoters with it, statements to their opening and closing balances.
-    Checks that the SPEC §6 identity still holds after the move (on under
-    ``-O``); the fold also checks that no balance but ``available`` went
-    negative (:func:`check_nonnegative`) — a statement's opening balances, a
-    sum over the months before, need not satisfy that."""
-    amount = posting.amount_fen
-    invariant(amount > 0, f"posting at position {posting.position}: amount_fen {amount} is not positive")
-    if posting.from_ is not None:
-        slot = _SLOT[posting.from_]
-        setattr(target, slot, getattr(target, slot) - amount)
-    if posting.to is not None:
-        slot = _SLOT[posting.to]
-        setattr(target, slot, getattr(target, slot) + amount)
-    if posting.kind == "earn":
-        slot = _LEVEL_SLOT[posting.level or 0]
-        setattr(target, slot, getattr(target, slot) + amount)
-    elif posting.kind == "clawback":
-        slot = _LEVEL_SLOT[posting.level or 0]
-        setattr(target, slot, getattr(target, slot) - amount)
-    check_identity(target, posting.promoter_id)
+    The fold applies postings to its promoters with it, statements to their
+    opening and closing balances. Checks that the amount is positive and that
+    the SPEC §6 identity still holds after the move (on under ``-O``); the fold
+    also checks that no balance but ``available`` went negative
+    (:func:`check_nonnegative`) — a statement's opening balances, a sum over
+    the months before, need not satisfy that."""
+    if posting.amount_fen <= 0:
+        raise InvariantViolation(
+            f"posting at position {posting.position}: amount_fen {posting.amount_fen} is not positive"
+        )
+    _APPLY[posting.kind](target, posting)
+    if (
+        target.pending_fen + target.available_fen + target.in_payout_fen + target.paid_out_fen
+        != target.level1_fen + target.level2_fen
+    ):
+        check_identity(target, posting.promoter_id)
 
 
 def check_identity(target: Any, promoter_id: str) -> None:
     """SPEC §6: pending + available + in_payout + paid_out = level1 + level2 (a property of every posting)."""
-    invariant(
+    if (
         target.pending_fen + target.available_fen + target.in_payout_fen + target.paid_out_fen
-        == target.level1_fen + target.level2_fen,
-        f"promoter {promoter_id!r}: balances do not sum to earned commission",
-    )
+        != target.level1_fen + target.level2_fen
+    ):
+        raise InvariantViolation(f"promoter {promoter_id!r}: balances do not sum to earned commission")
 
 
 def check_nonnegative(target: Any, promoter_id: str) -> None:
     """SPEC §6: of a promoter's balances only ``available`` may go negative."""
-    invariant(
-        target.pending_fen >= 0 and target.in_payout_fen >= 0 and target.paid_out_fen >= 0
-        and target.level1_fen >= 0 and target.level2_fen >= 0,
-        f"promoter {promoter_id!r}: a balance that cannot be negative is negative",
-    )
+    if (
+        target.pending_fen < 0 or target.in_payout_fen < 0 or target.paid_out_fen < 0
+        or target.level1_fen < 0 or target.level2_fen < 0
+    ):
+        raise InvariantViolation(f"promoter {promoter_id!r}: a balance that cannot be negative is negative")
 
 
 def sum_postings(postings: Iterable[Posting]) -> Balances:
