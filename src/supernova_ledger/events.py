@@ -518,8 +518,8 @@ def _may_repeat_names(data: bytes, event: Event) -> bool:
         least = fixed
         if per_line:
             least += per_line * len(event.lines)  # type: ignore[union-attr]
-        for name in optional:
-            if getattr(event, name) is not None:
+        for optional_name in optional:
+            if getattr(event, optional_name) is not None:
                 least += 4
         if data.count(b'"') == least:
             return False
