@@ -3,6 +3,9 @@ more than 10%", issue 11's lean path and resident state).
 
     python benchmarks/fold_ratio.py --baseline /tmp/old/src --size 100k --runs 5
 
+(``--this DIR`` measures another copy of ``src`` instead of this checkout's: copy it first if
+you keep editing while it runs.)
+
 ``--baseline`` is the ``src`` directory of another checkout (e.g. ``git worktree add /tmp/old
 43b862b``). Each phase runs in its own process, once per tree per run, and the two trees
 alternate which goes first, so the shared machine's noise falls on both. Printed: medians of
@@ -156,6 +159,7 @@ def _run_phase(src: str, phase: str, path: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", help="src directory of the tree to compare against")
+    parser.add_argument("--this", help="src directory of the tree measured (default: this checkout's src)")
     parser.add_argument("--size", default="100k")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--phases", default="ingest,replay,memory")
@@ -177,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
 
     workload = prepare(parse_size(args.size), log=lambda text: print(text, file=sys.stderr))
     path = str(workload.lines_path)
-    trees = {"this": str(HERE.parent / "src"), "baseline": str(Path(args.baseline).resolve())}
+    trees = {"this": str(Path(args.this or HERE.parent / "src").resolve()), "baseline": str(Path(args.baseline).resolve())}
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {p: {"this": [], "baseline": []} for p in phases}
     for run in range(args.runs):

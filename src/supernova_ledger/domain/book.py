@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -45,13 +46,17 @@ from ..events import (
 from ..rules import DEFAULT_RULES, Rules, zone
 from .codes import Code
 from .postings import BalanceName, Posting, PostingKind, apply_posting, check_nonnegative, next_month
-from .state import LINE_PAID, LINE_RATE1, LINE_RATE2, LINE_REFUNDED, Group, Order, Payout, Promoter
+from .state import LINE_FORMAT, Group, Order, Payout, Promoter
 
 __all__ = ["Book", "Outcome", "GENESIS_HEAD", "chain"]
 
 GENESIS_HEAD: Final = "0" * 64
 _US_PER_DAY: Final = 86_400 * 1_000_000
 _DIGEST_BYTES: Final = 16
+#: A binding is one int: expiry (µs since the epoch) << 32 | the promoter's join number.
+_BINDING_SHIFT: Final = 32
+_BINDING_MASK: Final = (1 << _BINDING_SHIFT) - 1
+_intern: Final = sys.intern
 
 Status = Literal["accepted", "duplicate", "rejected"]
 Rejection = tuple[Code, str]
@@ -103,7 +108,7 @@ class LocalDates:
         self._hours: dict[str, str | None] = {}
 
     def exact(self, at: str) -> str:
-        return datetime.fromisoformat(at).astimezone(self.zone).date().isoformat()
+        return _intern(datetime.fromisoformat(at).astimezone(self.zone).date().isoformat())
 
     def of(self, at: str) -> str:
         hour = at[:13]
@@ -135,8 +140,10 @@ class Book:
         self.groups: dict[str, Group] = {}
         self.orders: dict[str, Order] = {}
         self.payouts: dict[str, Payout] = {}
-        #: customer -> (promoter, expiry in µs since the epoch)
-        self.bindings: dict[str, tuple[str, int]] = {}
+        #: customer -> binding, packed (see :meth:`binding`): one int per customer, not a tuple
+        self.bindings: dict[str, int] = {}
+        #: promoters by join number (:attr:`Promoter.number`)
+        self.numbered: list[Promoter] = []
         #: groups ever opened per city tier (index 1..5)
         self.tier_groups = [0, 0, 0, 0, 0, 0]
         self._ids: dict[str, int] = {}
@@ -248,10 +255,23 @@ class Book:
         apply_posting(promoter, posting)
         check_nonnegative(promoter, promoter.promoter_id)
 
-    def _touch(self, customer_id: str, promoter_id: str, at_us: int) -> None:
+    def binding(self, customer_id: str) -> tuple[str, int] | None:
+        """A customer's binding: (promoter id, expiry in µs since the epoch), or None."""
+        packed = self.bindings.get(customer_id)
+        if packed is None:
+            return None
+        return self.numbered[packed & _BINDING_MASK].promoter_id, packed >> _BINDING_SHIFT
+
+    def bind(self, customer_id: str, promoter_id: str, expiry_us: int) -> None:
+        """Set a customer's binding (restoring a checkpoint)."""
+        self.bindings[customer_id] = expiry_us << _BINDING_SHIFT | self.promoters[promoter_id].number
+
+    def _touch(self, customer_id: str, promoter: Promoter, at_us: int) -> None:
         binding = self.bindings.get(customer_id)
-        if binding is None or at_us >= binding[1] or binding[0] == promoter_id:
-            self.bindings[customer_id] = (promoter_id, at_us + self.rules.binding_days * _US_PER_DAY)
+        if binding is None or at_us >= binding >> _BINDING_SHIFT or binding & _BINDING_MASK == promoter.number:
+            self.bindings[customer_id] = (
+                (at_us + self.rules.binding_days * _US_PER_DAY) << _BINDING_SHIFT | promoter.number
+            )
 
     # -- handlers: checks in SPEC order, then effects --------------------------
 
@@ -269,9 +289,13 @@ class Book:
             inviter = self.promoters.get(event.inviter_id)
             if inviter is None:
                 return Code.UNKNOWN_PROMOTER, f"inviter_id: {event.inviter_id!r} has not joined"
-        self.promoters[event.promoter_id] = Promoter(
-            event.promoter_id, event.program, event.inviter_id, event.city, event.city_tier
+        promoter = Promoter(
+            event.promoter_id, event.program, inviter.promoter_id if inviter is not None else None, event.city,
+            event.city_tier,
         )
+        promoter.number = len(self.numbered)
+        self.numbered.append(promoter)
+        self.promoters[promoter.promoter_id] = promoter
         if inviter is not None:
             inviter.invitees += 1
         return None
@@ -315,7 +339,7 @@ class Book:
                 f"owner_id: {event.owner_id!r} already has {owner.open_groups} open groups "
                 f"(max_groups_per_owner {self.rules.max_groups_per_owner})",
             )
-        self.groups[event.group_id] = Group(event.group_id, event.owner_id, event.city, event.city_tier)
+        self.groups[event.group_id] = Group(event.group_id, owner.promoter_id, event.city, event.city_tier)
         owner.open_groups += 1
         self.tier_groups[event.city_tier] += 1
         return None
@@ -340,7 +364,7 @@ class Book:
         group = self._known_group(event.group_id, must_be_open=True)
         if isinstance(group, tuple):
             return group
-        customer = event.customer_id
+        customer = _intern(event.customer_id)
         if customer in group.members or customer == group.owner_id:
             return Code.ALREADY_MEMBER, f"customer_id: {customer!r} is already in group {event.group_id!r}"
         if event.invited_by != group.owner_id and event.invited_by not in group.members:
@@ -355,7 +379,7 @@ class Book:
                 f"(max_group_members {self.rules.max_group_members})",
             )
         group.members.add(customer)
-        self._touch(customer, group.owner_id, timestamp_us(event.at))
+        self._touch(customer, self.promoters[group.owner_id], timestamp_us(event.at))
         return None
 
     def _member_left(self, event: MemberLeft) -> Rejection | None:
@@ -395,47 +419,46 @@ class Book:
             return Code.UNKNOWN_PROMOTER, f"promoter_id: {event.promoter_id!r} has not joined"
 
         rules = self.rules
-        customer = event.customer_id
+        promoters = self.promoters
+        customer = _intern(event.customer_id)
         at_us = timestamp_us(event.at)
-        link = event.promoter_id if event.promoter_id is not None else (group.owner_id if group else None)
-        l1 = link
+        if event.promoter_id is not None:
+            link: Promoter | None = promoters[event.promoter_id]
+        else:
+            link = promoters[group.owner_id] if group is not None else None
+        level1 = link
         if rules.attribution == "protected_binding":
             binding = self.bindings.get(customer)
-            if binding is not None and at_us < binding[1]:
-                l1 = binding[0]
+            if binding is not None and at_us < binding >> _BINDING_SHIFT:
+                level1 = self.numbered[binding & _BINDING_MASK]
         if link is not None:
             self._touch(customer, link, at_us)
-        level1 = self.promoters[l1] if l1 is not None else None
-        level2 = self.promoters[level1.inviter_id] if level1 and level1.inviter_id is not None else None
+        l1 = level1.promoter_id if level1 is not None else None
+        level2 = promoters[level1.inviter_id] if level1 and level1.inviter_id is not None else None
         if level1 is None or (customer == l1 and not rules.self_purchase_commission):
             ben1 = ben2 = None
         else:
             ben1 = None if level1.suspended else level1
             ben2 = None if level2 is None or level2.suspended else level2
 
-        lines: list[list[int]] = []
-        paid_fen = comm1 = comm2 = 0
+        packed: list[bytes] = []
+        pack = LINE_FORMAT.pack
+        paid_fen = 0
         order_id = event.order_id
         for line in event.lines:
             rate1, rate2 = rules.rates_for(line.category)
-            lines.append([line.paid_fen, 0, rate1, rate2])
+            packed.append(pack(line.paid_fen, 0, rate1, rate2))
             paid_fen += line.paid_fen
             # SPEC §6.1 earn: per line in event order, level 1 before level 2.
             if ben1 is not None and (amount := line.paid_fen * rate1 // 10_000):
-                comm1 += amount
                 self._post(ben1, "earn", amount, 1, order_id, line.sku, rate1, line.paid_fen, None, None, "pending")
             if ben2 is not None and (amount := line.paid_fen * rate2 // 10_000):
-                comm2 += amount
                 self._post(ben2, "earn", amount, 2, order_id, line.sku, rate2, line.paid_fen, None, None, "pending")
-        order = Order(
-            order_id, customer, event.group_id, l1,
+        self.orders[order_id] = Order(
+            order_id, customer, group.group_id if group is not None else None, l1,
             ben1.promoter_id if ben1 else None, ben2.promoter_id if ben2 else None,
-            self._dates.of(event.at), tuple(line.sku for line in event.lines), lines,
+            self._dates.of(event.at), tuple([_intern(line.sku) for line in event.lines]), b"".join(packed),
         )
-        order.paid_fen = paid_fen
-        order.comm1_fen = comm1
-        order.comm2_fen = comm2
-        self.orders[order_id] = order
         if group is not None:
             group.orders += 1
             group.buyers.add(customer)
@@ -465,40 +488,38 @@ class Book:
         order = self._known_order(event.order_id)
         if isinstance(order, tuple):
             return order
-        lines: list[list[int]] = []
+        lines: list[tuple[int, int, int, int, int]] = []  # (index in the order, paid, refunded, rate1, rate2)
+        skus, packed = order.skus, order.packed
         for index, refund in enumerate(event.lines):
-            found = order.line(refund.sku)
-            if found is None:
+            try:
+                at = skus.index(refund.sku)
+            except ValueError:
                 return Code.UNKNOWN_LINE, f"lines[{index}].sku: {refund.sku!r} is not a line of {event.order_id!r}"
-            lines.append(found)
-        for index, (refund, line) in enumerate(zip(event.lines, lines, strict=True)):
-            if line[LINE_REFUNDED] + refund.amount_fen > line[LINE_PAID]:
+            lines.append((at, *LINE_FORMAT.unpack_from(packed, at * LINE_FORMAT.size)))
+        for index, (refund, (_, paid, refunded, _, _)) in enumerate(zip(event.lines, lines, strict=True)):
+            if refunded + refund.amount_fen > paid:
                 return (
                     Code.REFUND_EXCEEDS_PAID,
                     f"lines[{index}].amount_fen: {refund.amount_fen} would refund more than the "
-                    f"{line[LINE_PAID] - line[LINE_REFUNDED]} fen left on {refund.sku!r}",
+                    f"{paid - refunded} fen left on {refund.sku!r}",
                 )
         ben1 = self.promoters[order.ben1] if order.ben1 is not None else None
         ben2 = self.promoters[order.ben2] if order.ben2 is not None else None
         source: BalanceName = "available" if order.settled else "pending"
         order_id = event.order_id
         refunded_fen = 0
-        for refund, line in zip(event.lines, lines, strict=True):
-            before = line[LINE_PAID] - line[LINE_REFUNDED]
+        for refund, (at, paid, refunded, rate1, rate2) in zip(event.lines, lines, strict=True):
+            before = paid - refunded
             after = before - refund.amount_fen
-            line[LINE_REFUNDED] += refund.amount_fen
+            order.refund(at, refund.amount_fen)
             refunded_fen += refund.amount_fen
             # SPEC §6.1 clawback: per refunded line in event order, level 1 before level 2.
-            rate1, rate2 = line[LINE_RATE1], line[LINE_RATE2]
             if ben1 is not None and (drop := before * rate1 // 10_000 - after * rate1 // 10_000):
-                order.comm1_fen -= drop
                 self._post(ben1, "clawback", drop, 1, order_id, refund.sku, rate1, refund.amount_fen, None,
                            source, None)
             if ben2 is not None and (drop := before * rate2 // 10_000 - after * rate2 // 10_000):
-                order.comm2_fen -= drop
                 self._post(ben2, "clawback", drop, 2, order_id, refund.sku, rate2, refund.amount_fen, None,
                            source, None)
-        order.refunded_fen += refunded_fen
         if order.group_id is not None:
             self.groups[order.group_id].refunded_fen += refunded_fen
         if order.l1 is not None:
