@@ -131,8 +131,24 @@ def _canonical_timestamp_exact(field: str, text: str, key: str | None = None) ->
     return answer
 
 
+_MINUTE_US: dict[str, int] = {}
+
+
 def timestamp_us(text: str) -> int:
-    """Microseconds since the Unix epoch of a (canonical) timestamp."""
+    """Microseconds since the Unix epoch of a (canonical) timestamp.
+
+    Canonical timestamps (``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``) are computed from
+    a per-minute cache; anything else through ``datetime``."""
+    size = len(text)
+    if (size == 20 or size == 27) and text[-1] == "Z":
+        minute = _MINUTE_US.get(text[:16])
+        if minute is None:
+            if len(_MINUTE_US) >= _UTC_MINUTES_MAX:
+                _MINUTE_US.clear()
+            minute = _MINUTE_US[text[:16]] = (datetime.fromisoformat(text[:16] + ":00+00:00") - _EPOCH) // _ONE_US
+        if size == 20:
+            return minute + int(text[17:19]) * 1_000_000
+        return minute + int(text[17:19]) * 1_000_000 + int(text[20:26])
     return (datetime.fromisoformat(text) - _EPOCH) // _ONE_US
 
 

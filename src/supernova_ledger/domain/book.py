@@ -57,6 +57,7 @@ _DIGEST_BYTES: Final = 16
 _BINDING_SHIFT: Final = 32
 _BINDING_MASK: Final = (1 << _BINDING_SHIFT) - 1
 _intern: Final = sys.intern
+_blake2b: Final = hashlib.blake2b
 
 Status = Literal["accepted", "duplicate", "rejected"]
 Rejection = tuple[Code, str]
@@ -165,7 +166,7 @@ class Book:
 
         Returns the outcome and, when accepted, the canonical JSON to store."""
         data = canonical(event) if event_json is None else event_json
-        digest = hashlib.blake2b(data, digest_size=_DIGEST_BYTES).digest()
+        digest = _blake2b(data, digest_size=_DIGEST_BYTES).digest()
         seen = self._ids.get(event.id)
         if seen is not None:
             start = (seen - 1) * _DIGEST_BYTES
@@ -178,11 +179,19 @@ class Book:
                 ),
                 None,
             )
-        rejection = self._decide(event)
+        # _decide and _record inlined: this runs once per appended event.
+        self._event = event
+        self._book_month = None
+        if self._postings:
+            self._postings = []
+        rejection = _HANDLERS[type(event)](self, event)
         if rejection is not None:
             return Outcome("rejected", event.id, None, rejection[0].value, rejection[1]), None
-        self._record(event.id, data, digest, head)
-        return Outcome("accepted", event.id, self.position, postings=tuple(self._postings)), data
+        self.position = position = self.position + 1
+        self.head = chain(self.head, data) if head is None else head
+        self._ids[event.id] = position
+        self._digests += digest
+        return Outcome("accepted", event.id, position, None, None, tuple(self._postings)), data
 
     def _decide(self, event: Event) -> Rejection | None:
         """Run the event's handler: its checks, then (accepted) its postings and effects."""
@@ -205,14 +214,24 @@ class Book:
         to keep it). With ``head`` (the head stored with the event) the hash
         chain is taken as stored rather than recomputed; ``verify`` is what
         recomputes it."""
-        if event.id in self._ids:
-            raise CorruptLog(f"position {self.position + 1}: stored event id {event.id!r} appears twice")
-        rejection = self._decide(event)
+        event_id = event.id
+        ids = self._ids
+        if event_id in ids:
+            raise CorruptLog(f"position {self.position + 1}: stored event id {event_id!r} appears twice")
+        # _decide and _record inlined: this runs once per stored event.
+        self._event = event
+        self._book_month = None
+        if self._postings:
+            self._postings = []
+        rejection = _HANDLERS[type(event)](self, event)
         if rejection is not None:
             raise CorruptLog(
-                f"position {self.position + 1}: stored event {event.id!r} replays as rejected {rejection[0].value}"
+                f"position {self.position + 1}: stored event {event_id!r} replays as rejected {rejection[0].value}"
             )
-        self._record(event.id, event_json, hashlib.blake2b(event_json, digest_size=_DIGEST_BYTES).digest(), head)
+        self.position = position = self.position + 1
+        self.head = chain(self.head, event_json) if head is None else head
+        ids[event_id] = position
+        self._digests += _blake2b(event_json, digest_size=_DIGEST_BYTES).digest()
         return self._postings
 
     # -- money: every movement is a posting -------------------------------------
