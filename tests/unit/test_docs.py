@@ -156,7 +156,7 @@ def _section(text: str, start: str, end: str) -> str:
 
 def _text_block_lines(section: str) -> list[str]:
     (block,) = re.findall(r"```text\n(.*?)```", section, flags=re.S)[:1]
-    return [line for line in block.splitlines() if line.startswith("{")]
+    return [line.strip() for line in block.splitlines() if line.strip().startswith("{")]
 
 
 def _vector(section: str, what: str) -> str:
@@ -213,3 +213,19 @@ def test_spec_worked_example_v2_gives_its_outputs_byte_for_byte() -> None:
         strict=True,
     ):
         assert json.loads(text)["digest"] == _vector(section, what)
+
+
+def test_spec_journal_and_rejects_examples_are_what_the_ledger_records() -> None:
+    from supernova_ledger.store.base import encode_journal_entry
+
+    spec = SPEC.read_text(encoding="utf-8")
+    (journal_line,) = _text_block_lines(_section(spec, '<a id="s2-1"></a>', '<a id="s3"></a>'))
+    (rejects_line,) = _text_block_lines(_section(spec, '<a id="s9-1"></a>', '<a id="s9-2"></a>'))
+    lines = (ROOT / "tests" / "golden" / "spec_example.jsonl").read_text(encoding="utf-8").splitlines()
+    with Ledger.open("memory:") as ledger:
+        (refused,) = [o for o in ledger.append_batch(lines) if o.status == "rejected"]
+        (entry,) = list(ledger.rejections())
+    assert encode_journal_entry(entry).decode() == journal_line
+    assert canonical_json(
+        {"line": 13, "id": refused.id, "code": refused.code, "message": refused.message}
+    ).decode() == rejects_line
