@@ -18,10 +18,6 @@ ROOT = Path(__file__).parents[2]
 DOCS = ROOT / "docs"
 SPEC = DOCS / "spec.md"
 KNOWN_TYPES = {cls.__name__ for cls in EVENT_TYPES}
-#: PeriodClosed (spec §3.18) lands with the postings work; until the library
-#: knows it, the tests below leave out the lines of that type (and say so).
-#: Once EVENT_TYPES has it, nothing is left out.
-PERIOD_CLOSED_KNOWN = "PeriodClosed" in KNOWN_TYPES
 
 
 def _json_lines(name: str) -> list[str]:
@@ -36,33 +32,24 @@ def _type(line: str) -> str:
     return value
 
 
-def _known(lines: list[str]) -> list[str]:
-    """The lines the library can take now (all of them once PeriodClosed exists)."""
-    if PERIOD_CLOSED_KNOWN:
-        return lines
-    # Lead: remove this skip when PeriodClosed is on main (it then never applies).
-    return [line for line in lines if _type(line) != "PeriodClosed"]
-
-
 def test_every_event_type_has_a_decoding_example() -> None:
     lines = _json_lines("events.md")
-    assert {_type(line) for line in lines} == KNOWN_TYPES | {"PeriodClosed"}
-    decoded = {type(decode_event(line)).__name__ for line in _known(lines)}
-    assert decoded == KNOWN_TYPES
+    assert len(KNOWN_TYPES) == 18
+    assert {_type(line) for line in lines} == KNOWN_TYPES
+    assert {type(decode_event(line)).__name__ for line in lines} == KNOWN_TYPES
 
 
 def test_events_md_examples_are_one_log_that_ingests_without_rejection() -> None:
     lines = _json_lines("events.md")
     ids = [json.loads(line)["id"] for line in lines]
     assert len(ids) == len(set(ids)), "example ids must be unique"
-    # PeriodClosed is the last example line, so leaving it out (see _known)
-    # changes nothing for the lines before it.
-    assert _type(lines[-1]) == "PeriodClosed"
     with Ledger.open("memory:") as ledger:
-        outcomes = ledger.append_batch(_known(lines))
+        outcomes = ledger.append_batch(lines)
         assert [(o.id, o.status, o.code) for o in outcomes] == [
-            (json.loads(line)["id"], "accepted", None) for line in _known(lines)
+            (json.loads(line)["id"], "accepted", None) for line in lines
         ]
+        assert list(ledger.rejections()) == []
+        assert ledger.statement("2026-11")["closed"] is True
         assert ledger.balance("B") == {
             "pending_fen": 0, "available_fen": -404, "in_payout_fen": 0,
             "paid_out_fen": 1500, "level1_fen": 1096, "level2_fen": 0,
@@ -81,21 +68,18 @@ def test_every_rejection_code_is_in_the_spec() -> None:
     spec = SPEC.read_text(encoding="utf-8")
     missing = [code.value for code in Code if f"`{code.value}`" not in spec]
     assert missing == []
-    # The codes of spec §3.19's table are exactly those of the enum, plus the
-    # two of PeriodClosed while the enum does not have them yet.
+    # The table of spec §3.19 lists exactly the codes of the enum.
     table = spec[spec.index('<a id="codes"></a>'):spec.index('<a id="s4"></a>')]
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.M))
-    expected = {code.value for code in Code}
-    if not PERIOD_CLOSED_KNOWN:
-        expected |= {"period_already_closed", "period_not_ended"}
-    assert documented == expected
+    assert documented == {code.value for code in Code}
+    assert {"period_already_closed", "period_not_ended"} <= documented
 
 
 def test_every_event_type_and_rule_is_in_the_spec() -> None:
     from supernova_ledger.rules import Rules
 
     spec = SPEC.read_text(encoding="utf-8")
-    for name in KNOWN_TYPES | {"PeriodClosed"}:
+    for name in KNOWN_TYPES:
         assert f'<a id="e-{name.lower()}"></a>' in spec, name
     for rule in Rules.model_fields:
         assert f"| `{rule}` |" in spec, rule
@@ -187,12 +171,12 @@ def _canonical(line: str) -> bytes:
     return canonical(decode_event(line))
 
 
-@pytest.mark.skipif(not PERIOD_CLOSED_KNOWN, reason="PeriodClosed is not in the library yet (postings work on main)")
 def test_spec_worked_example_v2_gives_its_outputs_byte_for_byte() -> None:
     spec = SPEC.read_text(encoding="utf-8")
     v1_lines = _text_block_lines(_section(spec, '<a id="s10"></a>', '<a id="s10-1"></a>'))
     section = _section(spec, '<a id="s10-1"></a>', '<a id="appendix"></a>')
     lines = v1_lines + _text_block_lines(section)
+    assert lines == (ROOT / "tests" / "golden" / "spec_example_v2.jsonl").read_text(encoding="utf-8").splitlines()
     assert _canonical(lines[13]).decode() == _vector(section, "canonical form of line 14")
     appendix = spec[spec.index('<a id="appendix"></a>'):]
     printed = [line for line in re.findall(r"```text\n(.*?)\n```", appendix, flags=re.S)]
