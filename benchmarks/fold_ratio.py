@@ -19,8 +19,9 @@ Phases (all in memory: the store layer is another branch's business):
     strict decode and validation, the decision, the hash chain, the memory store.
     Accepted events ÷ seconds inside ``append_batch`` (wall and CPU).
 ``replay``
-    the canonical events and heads of an untimed ingest folded into a new ``Book`` the way
-    ``Ledger`` replays a store (``decode_stored`` + ``Book.replay``, GC paused); events ÷ s.
+    the canonical events and heads of an untimed ingest (as ``LogRecord``s) folded into a new
+    ``Book`` by ``ledger._fold``, exactly as ``Ledger`` replays a store (``decode_stored`` +
+    ``Book.replay``, GC paused), minus reading the store; events ÷ s.
     The report digest after it is printed, and both trees must agree.
 ``memory``
     after the replay: Python object bytes of the state (``sys.getsizeof`` over the graph, as
@@ -85,26 +86,30 @@ def _records(path: str) -> list[tuple[bytes, str]]:
     return records
 
 
-def _replay(records: list[tuple[bytes, str]]) -> Any:
-    from supernova_ledger._gc import paused_gc
+def _log_records(records: list[tuple[bytes, str]]) -> list[Any]:
+    from supernova_ledger.store import LogRecord
+
+    return [LogRecord(position, data, head) for position, (data, head) in enumerate(records, start=1)]
+
+
+def _replay(log: list[Any]) -> Any:
+    """What ``Ledger`` does to replay a store, minus the store: ``ledger._fold`` (GC paused)."""
     from supernova_ledger.domain.book import Book
-    from supernova_ledger.events import decode_stored
+    from supernova_ledger.ledger import _fold
 
     book = Book()
-    with paused_gc():
-        replay = book.replay
-        for data, head in records:
-            replay(decode_stored(data), data, head)
+    _fold(book, iter(log))
     return book
 
 
 def phase_replay(path: str) -> dict[str, Any]:
     from supernova_ledger.domain.report import build_report, with_digest
 
-    records = _records(path)
+    log = _log_records(_records(path))
+    records = log
     gc.collect()
     w0, c0 = time.perf_counter(), time.process_time()
-    book = _replay(records)
+    book = _replay(log)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     digest = with_digest(build_report(book, None, None))["digest"]
     return {"events": len(records), "wall_s": wall, "cpu_s": cpu, "rate": len(records) / wall,
@@ -117,11 +122,11 @@ def phase_memory(path: str) -> dict[str, Any]:
 
     import tracemalloc
 
-    records = _records(path)
+    log = _log_records(_records(path))
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    book = _replay(records)
+    book = _replay(log)
     gc.collect()
     traced = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()

@@ -54,8 +54,13 @@ PostingSink = Callable[[Sequence[Posting]], None]
 
 def _fold(book: Book, records: Iterator[LogRecord], sink: PostingSink | None = None) -> None:
     """Fold stored records into ``book``; ``sink`` receives each event's postings."""
-    with paused_gc():
-        _fold_records(book, records, sink)
+    keep = book.keep_postings
+    book.keep_postings = sink is not None  # nobody reads them: apply the movements only
+    try:
+        with paused_gc():
+            _fold_records(book, records, sink)
+    finally:
+        book.keep_postings = keep
 
 
 def _fold_records(book: Book, records: Iterator[LogRecord], sink: PostingSink | None) -> None:

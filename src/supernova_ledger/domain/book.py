@@ -45,7 +45,7 @@ from ..events import (
 )
 from ..rules import DEFAULT_RULES, Rules, zone
 from .codes import Code
-from .postings import BalanceName, Posting, PostingKind, apply_posting, check_nonnegative, next_month
+from .postings import BalanceName, Posting, PostingKind, check_nonnegative, next_month, post
 from .state import LINE_FORMAT, Group, Order, Payout, Promoter
 
 __all__ = ["Book", "Outcome", "GENESIS_HEAD", "chain"]
@@ -156,6 +156,9 @@ class Book:
         self._event: Any = None
         self._book_month: str | None = None
         self._postings: list[Posting] = []
+        #: Make Posting values (False: apply the same movements without recording them —
+        #: a replay that no reader listens to; see ``ledger._fold``).
+        self.keep_postings = True
 
     # -- the entry points ---------------------------------------------------
 
@@ -261,18 +264,22 @@ class Book:
     ) -> None:
         """Make one posting of the event being decided and apply it to the promoter's balances
         (positional arguments: this runs for most events, keyword parsing is not free)."""
-        event = self._event
-        book = self._book_month
-        if book is None:
-            book = self._book_month = self.booking_month(event.at)
-        posting = Posting(
-            promoter_id=promoter.promoter_id, position=self.position + 1, event_id=event.id, at=event.at,
-            book=book, kind=kind, level=level, order_id=order_id, sku=sku, rate_bps=rate_bps,
-            base_fen=base_fen, payout_id=payout_id, from_=source, to=destination, amount_fen=amount_fen,
-        )
-        self._postings.append(posting)
-        apply_posting(promoter, posting)
-        check_nonnegative(promoter, promoter.promoter_id)
+        post(promoter, kind, amount_fen, level, source)
+        if (
+            promoter.pending_fen < 0 or promoter.in_payout_fen < 0 or promoter.paid_out_fen < 0
+            or promoter.level1_fen < 0 or promoter.level2_fen < 0
+        ):
+            check_nonnegative(promoter, promoter.promoter_id)
+        if self.keep_postings:
+            event = self._event
+            book = self._book_month
+            if book is None:
+                book = self._book_month = self.booking_month(event.at)
+            self._postings.append(Posting(
+                promoter_id=promoter.promoter_id, position=self.position + 1, event_id=event.id, at=event.at,
+                book=book, kind=kind, level=level, order_id=order_id, sku=sku, rate_bps=rate_bps,
+                base_fen=base_fen, payout_id=payout_id, from_=source, to=destination, amount_fen=amount_fen,
+            ))
 
     def binding(self, customer_id: str) -> tuple[str, int] | None:
         """A customer's binding: (promoter id, expiry in µs since the epoch), or None."""

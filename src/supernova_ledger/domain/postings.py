@@ -36,6 +36,7 @@ __all__ = [
     "KINDS",
     "Balances",
     "EFFECTS",
+    "post",
     "apply_posting",
     "check_identity",
     "check_nonnegative",
@@ -116,63 +117,63 @@ class Balances:
         return any(getattr(self, name) for name in Balances.__slots__)
 
 
-def _earn(target: Any, posting: Posting) -> None:
-    amount = posting.amount_fen
+def _earn(target: Any, amount: int, level: int | None, source: str | None) -> None:
     target.pending_fen += amount
-    if posting.level == 1:
+    if level == 1:
         target.level1_fen += amount
-    elif posting.level == 2:
+    elif level == 2:
         target.level2_fen += amount
     else:
-        _bad(posting, "level")
+        _bad("earn", "level", level)
 
 
-def _clawback(target: Any, posting: Posting) -> None:
-    amount = posting.amount_fen
-    if posting.from_ == "pending":
+def _clawback(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    if source == "pending":
         target.pending_fen -= amount
-    elif posting.from_ == "available":
+    elif source == "available":
         target.available_fen -= amount
     else:
-        _bad(posting, "from")
-    if posting.level == 1:
+        _bad("clawback", "from", source)
+    if level == 1:
         target.level1_fen -= amount
-    elif posting.level == 2:
+    elif level == 2:
         target.level2_fen -= amount
     else:
-        _bad(posting, "level")
+        _bad("clawback", "level", level)
 
 
-def _settle(target: Any, posting: Posting) -> None:
-    target.pending_fen -= posting.amount_fen
-    target.available_fen += posting.amount_fen
+def _settle(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    target.pending_fen -= amount
+    target.available_fen += amount
 
 
-def _payout(target: Any, posting: Posting) -> None:
-    target.available_fen -= posting.amount_fen
-    target.in_payout_fen += posting.amount_fen
+def _payout(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    target.available_fen -= amount
+    target.in_payout_fen += amount
 
 
-def _paid(target: Any, posting: Posting) -> None:
-    target.in_payout_fen -= posting.amount_fen
-    target.paid_out_fen += posting.amount_fen
+def _paid(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    target.in_payout_fen -= amount
+    target.paid_out_fen += amount
 
 
-def _returned(target: Any, posting: Posting) -> None:
-    target.in_payout_fen -= posting.amount_fen
-    target.available_fen += posting.amount_fen
+def _returned(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    target.in_payout_fen -= amount
+    target.available_fen += amount
 
 
-def _bad(posting: Posting, field: str) -> None:
-    raise InvariantViolation(f"posting at position {posting.position}: {posting.kind} with {field} {posting!r}")
+def _bad(kind: str, field: str, value: object) -> None:
+    raise InvariantViolation(f"a {kind} posting cannot have {field} {value!r}")
 
+
+Effect = Callable[[Any, int, "int | None", "str | None"], None]
 
 #: What each kind of posting does to the six balances: the ONE place a posting's effect is
 #: written (the fold, statements and :func:`sum_postings` all apply postings through it).
-#: kind -> (from, to, effect); ``from``/``to`` are the balances the kind moves between (None:
-#: none, "*": as the posting says — a clawback takes from pending or available); earn and
-#: clawback also add to / take from level1 or level2 by the posting's level.
-EFFECTS: Final[dict[str, tuple[str | None, str | None, Callable[[Any, Posting], None]]]] = {
+#: kind -> (from, to, effect(target, amount_fen, level, from)); ``from``/``to`` are the balances
+#: the kind moves between (None: none; "*": as the posting says — a clawback takes from pending
+#: or available); earn and clawback also add to / take from level1 or level2 by the level.
+EFFECTS: Final[dict[str, tuple[str | None, str | None, Effect]]] = {
     "earn": (None, "pending", _earn),
     "clawback": ("*", None, _clawback),
     "settle": ("pending", "available", _settle),
@@ -183,25 +184,31 @@ EFFECTS: Final[dict[str, tuple[str | None, str | None, Callable[[Any, Posting], 
 _APPLY: Final = {kind: effect for kind, (_, _, effect) in EFFECTS.items()}
 
 
-def apply_posting(target: Any, posting: Posting) -> None:
-    """Apply one posting to an object with the six ``*_fen`` balance attributes (see :data:`EFFECTS`).
+def post(
+    target: Any, kind: str, amount_fen: int, level: int | None, source: str | None, promoter_id: str | None = None
+) -> None:
+    """Apply one movement to an object with the six ``*_fen`` balance attributes (see :data:`EFFECTS`).
 
-    The fold applies postings to its promoters with it, statements to their
-    opening and closing balances. Checks that the amount is positive and that
-    the SPEC §6 identity still holds after the move (on under ``-O``); the fold
-    also checks that no balance but ``available`` went negative
-    (:func:`check_nonnegative`) — a statement's opening balances, a sum over
-    the months before, need not satisfy that."""
-    if posting.amount_fen <= 0:
-        raise InvariantViolation(
-            f"posting at position {posting.position}: amount_fen {posting.amount_fen} is not positive"
-        )
-    _APPLY[posting.kind](target, posting)
+    Checks that the amount is positive and that the SPEC §6 identity still
+    holds after the move (on under ``-O``; no message is built unless it fails)."""
+    if amount_fen <= 0:
+        raise InvariantViolation(f"a {kind} posting of {amount_fen} fen: amount_fen is not positive")
+    _APPLY[kind](target, amount_fen, level, source)
     if (
         target.pending_fen + target.available_fen + target.in_payout_fen + target.paid_out_fen
         != target.level1_fen + target.level2_fen
     ):
-        check_identity(target, posting.promoter_id)
+        check_identity(target, promoter_id if promoter_id is not None else getattr(target, "promoter_id", "?"))
+
+
+def apply_posting(target: Any, posting: Posting) -> None:
+    """Apply one posting (:func:`post` of its kind, amount, level and ``from``).
+
+    The fold applies postings to its promoters so, statements to their
+    opening and closing balances. The fold also checks that no balance but
+    ``available`` went negative (:func:`check_nonnegative`) — a statement's
+    opening balances, a sum over the months before, need not satisfy that."""
+    post(target, posting.kind, posting.amount_fen, posting.level, posting.from_, posting.promoter_id)
 
 
 def check_identity(target: Any, promoter_id: str) -> None:
