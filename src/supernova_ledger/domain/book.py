@@ -404,7 +404,7 @@ class Book:
                 f"group_id: {event.group_id!r} has {len(group.members)} members "
                 f"(max_group_members {self.rules.max_group_members})",
             )
-        group.members.add(customer)
+        group.members[customer] = None
         self._touch(customer, self.promoters[group.owner_id], timestamp_us(event.at))
         return None
 
@@ -414,7 +414,7 @@ class Book:
             return group
         if event.customer_id not in group.members:
             return Code.NOT_MEMBER, f"customer_id: {event.customer_id!r} is not a member of {event.group_id!r}"
-        group.members.discard(event.customer_id)
+        del group.members[event.customer_id]
         return None
 
     def _product_pushed(self, event: ProductPushed) -> Rejection | None:
@@ -487,7 +487,7 @@ class Book:
         )
         if group is not None:
             group.orders += 1
-            group.buyers.add(customer)
+            group.buyers[customer] = None
             group.gross_fen += paid_fen
         if level1 is not None:
             level1.orders += 1

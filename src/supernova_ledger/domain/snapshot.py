@@ -120,9 +120,9 @@ def _restore(state: dict[str, Any]) -> Book:
         book.bind(intern(c), p_id, expiry)
     for row in state["groups"]:
         g = Group(row[0], promoter_key(row[1]) or "", row[2], row[3])
-        g.open, g.members, g.pushes = row[4], {intern(c) for c in row[5]}, row[6]
+        g.open, g.members, g.pushes = row[4], dict.fromkeys([intern(c) for c in row[5]]), row[6]
         g.pushes_by_day = {intern(day): count for day, count in row[7]}
-        g.orders, g.buyers, g.gross_fen, g.refunded_fen = row[8], {intern(c) for c in row[9]}, row[10], row[11]
+        g.orders, g.buyers, g.gross_fen, g.refunded_fen = row[8], dict.fromkeys([intern(c) for c in row[9]]), row[10], row[11]
         book.groups[g.group_id] = g
     groups = book.groups
     for row in state["orders"]:
