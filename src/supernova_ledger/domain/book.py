@@ -14,7 +14,7 @@ import heapq
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import msgspec
 
@@ -378,6 +378,10 @@ class Book:
             return Code.GROUP_CLOSED, f"group_id: {group_id!r} is closed"
         return group
 
+    def _not_open(self, group_id: str) -> Rejection:
+        """The rejection for a group that is unknown or closed (the hot handlers test inline)."""
+        return cast(Rejection, self._known_group(group_id, must_be_open=True))
+
     def _group_closed(self, event: GroupClosed) -> Rejection | None:
         group = self._known_group(event.group_id, must_be_open=True)
         if isinstance(group, tuple):
@@ -387,9 +391,9 @@ class Book:
         return None
 
     def _member_joined(self, event: MemberJoined) -> Rejection | None:
-        group = self._known_group(event.group_id, must_be_open=True)
-        if isinstance(group, tuple):
-            return group
+        group = self.groups.get(event.group_id)
+        if group is None or not group.open:
+            return self._not_open(event.group_id)
         customer = _intern(event.customer_id)
         if customer in group.members or customer == group.owner_id:
             return Code.ALREADY_MEMBER, f"customer_id: {customer!r} is already in group {event.group_id!r}"
@@ -418,9 +422,9 @@ class Book:
         return None
 
     def _product_pushed(self, event: ProductPushed) -> Rejection | None:
-        group = self._known_group(event.group_id, must_be_open=True)
-        if isinstance(group, tuple):
-            return group
+        group = self.groups.get(event.group_id)
+        if group is None or not group.open:
+            return self._not_open(event.group_id)
         day = self._dates.of(event.at)
         pushed = group.pushes_by_day.get(day, 0)
         if pushed >= self.rules.max_daily_pushes:
