@@ -25,7 +25,8 @@ from eventsourcing.sqlite import (
     SQLiteDatastore,
 )
 
-from ..errors import StoreError, StoreUnavailable, UsageError
+from ..errors import NoLedger, StoreError, StoreUnavailable, UsageError
+from .base import redact_url
 from .recorded import RecordedStore
 
 __all__ = ["SQLiteStore", "sqlite_path", "EVENTS_TABLE", "LOCK_TIMEOUT_S"]
@@ -42,7 +43,7 @@ LOCK_TIMEOUT_S: Final = 15
 def sqlite_path(url: str) -> str:
     """The file a ``sqlite:///PATH`` URL names, as given (maybe relative)."""
     if not url.startswith(URL_PREFIX):
-        raise UsageError(f"store: {url!r} is not a sqlite:///PATH URL")
+        raise UsageError(f"store: {redact_url(url)!r} is not a sqlite:///PATH URL")
     path = url[len(URL_PREFIX) :]
     if not path:
         raise UsageError(f"store: {url!r} names no file (sqlite:///PATH)")
@@ -67,18 +68,31 @@ class _Datastore(SQLiteDatastore):
         self.pool = _DurablePool(db_name=path, lock_timeout=LOCK_TIMEOUT_S)
 
 
+def _read_only_uri(path: str) -> str:
+    return f"file:{pathname2url(path)}?mode=ro"
+
+
 class SQLiteStore(RecordedStore):
-    def __init__(self, url: str) -> None:
+    """``create=False``: refuse (:class:`NoLedger`) a file that does not exist or
+    holds no log, create nothing, and open the file read-only."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
         path = sqlite_path(url)
         self.path = os.path.abspath(path)
         _check_openable(path, self.path)
         existed = os.path.exists(self.path)
-        datastore = _Datastore(self.path)
+        if not create:
+            _check_holds_log(path, self.path)
+        datastore = _Datastore(self.path if create else _read_only_uri(self.path))
         recorder = SQLiteAggregateRecorder(datastore, events_table_name=EVENTS_TABLE)
         checkpoints = SQLiteAggregateRecorder(datastore, events_table_name=CHECKPOINTS_TABLE)
         try:
-            recorder.create_table()
-            checkpoints.create_table()
+            if create:
+                recorder.create_table()
+                checkpoints.create_table()
+            else:
+                with datastore.transaction(commit=False) as cursor:
+                    cursor.execute(f"SELECT 1 FROM {EVENTS_TABLE} LIMIT 1")
             if not datastore.pool.is_journal_mode_wal:
                 raise StoreError("WAL journal mode could not be set")
         except (sqlite3.Error, PersistenceError, StoreError) as error:
@@ -115,6 +129,21 @@ def _check_openable(path: str, absolute: str) -> None:
         raise StoreUnavailable(f"store: cannot open SQLite database {path}: no directory {directory}")
     if not os.path.exists(absolute) and not os.access(directory, os.W_OK):
         raise StoreUnavailable(f"store: cannot open SQLite database {path}: directory {directory} is not writable")
+
+
+def _check_holds_log(path: str, absolute: str) -> None:
+    """Raise NoLedger unless ``absolute`` is an SQLite file holding the log table (reads only)."""
+    if not os.path.exists(absolute):
+        raise NoLedger(f"store: no ledger at {path} (no such file; read commands create none)")
+    try:
+        with contextlib.closing(sqlite3.connect(_read_only_uri(absolute), uri=True)) as db:
+            found = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (EVENTS_TABLE,)
+            ).fetchone()
+    except sqlite3.Error as error:
+        raise StoreUnavailable(f"store: cannot open SQLite database {path}: {_first_line(error)}") from error
+    if found is None:
+        raise NoLedger(f"store: no ledger at {path} (the file holds no {EVENTS_TABLE} table)")
 
 
 def _is_lock_error(error: BaseException) -> bool:
