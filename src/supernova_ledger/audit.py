@@ -112,7 +112,7 @@ def _verify(store: LogStore, expect: Sequence[ExpectedHead], key: bytes | None) 
             if checkpoint[0] == expected:
                 problem = _checkpoint_differs(book, checkpoint[1], key)
                 if problem:
-                    return failed(expected, f"stored checkpoint at position {expected}: {problem}")
+                    return failed(expected, f"the stored checkpoint here: {problem}")
             checkpoint = next(checkpoints, None)
         expected += 1
     stored_position, stored_head = store.head()

@@ -308,16 +308,22 @@ class _Rejects:
             raise _Usage(f"cannot write {path}: {exc.strerror}") from None
 
     def write(self, row: dict[str, Any]) -> None:
-        self.stream.write(canonical_json(row) + b"\n")
+        try:
+            self.stream.write(canonical_json(row) + b"\n")
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, self.path) from None
 
     def finish(self) -> None:
         """Flush; a temporary file takes the target's name (durably) only now."""
-        self.stream.flush()
-        if self._temp is not None:
-            os.fsync(self.stream.fileno())
-            self.stream.close()
-            os.replace(self._temp, self.path)
-            self._temp = None
+        try:
+            self.stream.flush()
+            if self._temp is not None:
+                os.fsync(self.stream.fileno())
+                self.stream.close()
+                os.replace(self._temp, self.path)
+                self._temp = None
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, self.path) from None
 
     def discard(self) -> None:
         if self.path == "-":

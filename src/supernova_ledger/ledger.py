@@ -158,14 +158,18 @@ class Ledger:
         return self._book.position - self._checkpoint_position
 
     @classmethod
-    def open(cls, url: str | None = None, *, create: bool = True) -> "Ledger":
+    def open(
+        cls, url: str | None = None, *, create: bool = True, checkpoint_key: bytes | None | Literal["env"] = "env"
+    ) -> "Ledger":
         """Open the ledger stored at ``url`` (see :func:`resolve_store_url`).
 
         ``create=False``: a store that holds no ledger yet is :class:`NoLedger`
-        (and is not created); SQLite is then opened read-only."""
+        (and is not created): what read-only tools should pass.
+        ``checkpoint_key``: the HMAC key of checkpoints; ``"env"`` reads it from
+        ``$SUPERNOVA_CHECKPOINT_KEY`` / ``$SUPERNOVA_CHECKPOINT_KEY_FILE``; None: plain seals."""
         store = open_store(resolve_store_url(url), create=create)
         try:
-            return cls(store)
+            return cls(store, checkpoint_key=checkpoint_key)
         except BaseException:
             store.close()
             raise

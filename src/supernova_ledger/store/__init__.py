@@ -18,8 +18,8 @@ def open_store(url: str, *, create: bool = True) -> LogStore:
     """Open the store a URL names. Raises UsageError / StoreUnavailable.
 
     ``create=False`` (the read commands): a store holding no ledger yet is
-    :class:`~supernova_ledger.errors.NoLedger` and nothing is created; an
-    SQLite file is then opened read-only."""
+    :class:`~supernova_ledger.errors.NoLedger` and nothing is created (an
+    SQLite file this process may not write is opened read-only)."""
     if url.startswith("memory:"):
         return MemoryStore(url)
     if url.startswith("sqlite:"):

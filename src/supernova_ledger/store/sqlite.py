@@ -73,8 +73,11 @@ def _read_only_uri(path: str) -> str:
 
 
 class SQLiteStore(RecordedStore):
-    """``create=False``: refuse (:class:`NoLedger`) a file that does not exist or
-    holds no log, create nothing, and open the file read-only."""
+    """``create=False`` (read commands): refuse (:class:`NoLedger`) a file that
+    does not exist or holds no log, and create no table. The file is opened
+    read-only when this process may not write it (a store shared with another
+    user); otherwise read-write, so that SQLite removes its ``-wal``/``-shm``
+    files when the last connection closes (a read-only connection cannot)."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         path = sqlite_path(url)
@@ -83,7 +86,8 @@ class SQLiteStore(RecordedStore):
         existed = os.path.exists(self.path)
         if not create:
             _check_holds_log(path, self.path)
-        datastore = _Datastore(self.path if create else _read_only_uri(self.path))
+        read_only = not create and not os.access(self.path, os.W_OK)
+        datastore = _Datastore(_read_only_uri(self.path) if read_only else self.path)
         recorder = SQLiteAggregateRecorder(datastore, events_table_name=EVENTS_TABLE)
         checkpoints = SQLiteAggregateRecorder(datastore, events_table_name=CHECKPOINTS_TABLE)
         try:
