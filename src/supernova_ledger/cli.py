@@ -345,7 +345,7 @@ def _ingest(args: argparse.Namespace) -> int:
     store_url = resolve_store_url(args.store)
     with ExitStack() as stack:
         streams = _open_inputs(stack, args.files)
-        if args.rejects:
+        if args.rejects and args.rejects != "-":
             _check_rejects_target(args.rejects, args.files, store_url)
         ledger = stack.enter_context(_open(args, create=True))
         start = ledger.position
@@ -361,7 +361,10 @@ def _ingest(args: argparse.Namespace) -> int:
         except BaseException as exc:
             if rejects is not None:
                 rejects.discard()
-            raise _stopped(exc, ledger, start, counts) from exc
+            stopped = _stopped(exc, ledger, start, counts)
+            if stopped is exc:
+                raise
+            raise stopped from exc
     sys.stdout.buffer.write(canonical_json(counts) + b"\n")
     sys.stdout.flush()
     return EXIT_REJECTED if counts["rejected"] else EXIT_OK
