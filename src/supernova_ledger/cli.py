@@ -162,7 +162,7 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Ledger:
     """The ledger at ``--store``; only commands that write pass ``create=True``."""
     ledger = Ledger.open(resolve_store_url(args.store), create=create)
     if ledger.checkpoint_problem:
-        print(f"{PROG}: warning: {ledger.checkpoint_problem}; replayed the log instead", file=sys.stderr)
+        print(f"{PROG}: warning: {printable(ledger.checkpoint_problem)}; replayed the log instead", file=sys.stderr)
     return ledger
 
 

@@ -350,6 +350,15 @@ def test_no_message_ever_shows_the_password(url: str, command: str, capsys: pyte
     assert SECRET not in str(raised.value)
 
 
+def test_demo_output_masks_the_password() -> None:
+    from supernova_ledger.tables import render_demo
+
+    with Ledger.open("memory:") as ledger:
+        ledger.append_batch(LINES)
+        text = render_demo(ledger.report(), None, f"postgresql://u:{SECRET}@db.internal/books")
+    assert SECRET not in text and "postgresql://u:***@db.internal/books" in text
+
+
 def test_output_to_a_full_disk_is_exit_4(sqlite_store: tuple[str, Path], tmp_path: Path) -> None:
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
