@@ -1,4 +1,4 @@
-"""The 17 event types of SPEC §3 as msgspec Structs, decoding and canonical form.
+"""The 18 event types of SPEC §3 as msgspec Structs, decoding and canonical form.
 
 Every event decodes strictly: unknown fields, wrong types, out-of-range values
 and timestamps without an offset fail at decode time with the path of the
@@ -47,6 +47,7 @@ __all__ = [
     "PayoutRequested",
     "PayoutSettled",
     "PayoutFailed",
+    "PeriodClosed",
     "DecodeFailure",
     "decode_event",
     "decode_stored",
@@ -249,6 +250,16 @@ class PayoutFailed(_Event, tag="PayoutFailed", kw_only=True, frozen=True):
     reason: Reason
 
 
+#: A calendar month ``YYYY-MM`` (year 0001-9999).
+Month = Annotated[str, Meta(pattern=r"\A(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])\Z")]
+
+
+class PeriodClosed(_Event, tag="PeriodClosed", kw_only=True, frozen=True):
+    """Closes ``period`` and every month before it: no posting is booked into them any more."""
+
+    period: Month
+
+
 Event: TypeAlias = (
     RulesAdopted
     | PromoterJoined
@@ -267,6 +278,7 @@ Event: TypeAlias = (
     | PayoutRequested
     | PayoutSettled
     | PayoutFailed
+    | PeriodClosed
 )
 
 EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
@@ -287,6 +299,7 @@ EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
     PayoutRequested,
     PayoutSettled,
     PayoutFailed,
+    PeriodClosed,
 )
 
 _decoder: Final[msgspec.json.Decoder[Event]] = msgspec.json.Decoder(Event)
@@ -350,23 +363,23 @@ def readable_id(data: bytes | str) -> str | None:
         return None
     if isinstance(obj, dict):
         value = obj.get("id")
-        if isinstance(value, str) and _utf8(value):
+        if isinstance(value, str) and _is_text(value):
             return value
     return None
-
-
-def _utf8(text: str) -> bool:
-    """Whether ``text`` is encodable (JSON may spell a lone surrogate, UTF-8 cannot hold it)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 #: The fields a rejection-journal entry names (SPEC §2.1), read from whatever could be read.
 JOURNAL_FIELDS: Final = ("id", "type", "promoter_id", "owner_id", "group_id", "order_id", "payout_id")
 _TYPE_NAMES: Final = frozenset(cls.__name__ for cls in EVENT_TYPES)
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8 (JSON escapes can smuggle in lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def readable_fields(event: Any) -> dict[str, str]:
@@ -395,7 +408,7 @@ def readable_fields(event: Any) -> dict[str, str]:
             value = get(name)
         except Exception:  # a hostile mapping: nothing of it is trusted
             continue
-        if isinstance(value, str) and 1 <= len(value) <= 128 and _utf8(value):
+        if isinstance(value, str) and 1 <= len(value) <= 128 and _is_text(value):
             found[name] = value
     if found.get("type") not in _TYPE_NAMES:
         found.pop("type", None)
@@ -524,7 +537,7 @@ def coerce_event(event: Event | Mapping[str, Any] | bytes | str) -> Event:
             exc = ValueError(f"event: nested deeper than {MAX_DEPTH} levels (or refers to itself)")
         raise DecodeFailure(
             "invalid_event", f"event: not JSON ({exc})",
-            event_id if isinstance(event_id, str) and _utf8(event_id) else None,
+            event_id if isinstance(event_id, str) and _is_text(event_id) else None,
         ) from None
     return decode_event(data)
 
