@@ -482,9 +482,12 @@ def test_tables_escape_control_characters(tmp_path: Path, capsys: pytest.Capture
 # == misleading success ============================================================================
 
 
-@pytest.mark.parametrize("command", [["verify"], ["report"], ["export"], ["report", "--format", "table"]])
+@pytest.mark.parametrize("command", [["verify"], ["report"], ["export"], ["report", "--format", "table"],
+                                     ["explain", "B"], ["statement", "--period", "2026-11"], ["rejections"],
+                                     ["export", "--format", "parquet", "--out", "parquet-out"]])
 def test_read_commands_never_create_a_sqlite_store(tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     typo = tmp_path / "typo.db"
+    command = [str(tmp_path / part) if part == "parquet-out" else part for part in command]
     code, out, err = run([*command, "--store", f"sqlite:///{typo}"], capsys)
     assert (code, out) == (2, "")
     assert "no ledger at" in one_line(err)
@@ -506,6 +509,6 @@ def test_read_commands_never_create_a_postgres_schema(postgres_url: str, capsys:
 def test_a_read_command_leaves_the_sqlite_files_as_they_were(sqlite_store: tuple[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     url, db = sqlite_store
     before = sorted(p.name for p in db.parent.iterdir()), db.read_bytes()
-    for command in (["verify"], ["report"], ["export"]):
-        assert run([*command, "--store", url], capsys)[0] == 0
+    for command in (["verify"], ["report"], ["export"], ["explain", "B"], ["statement", "--period", "2026-11"], ["rejections"]):
+        assert run([*command, "--store", url], capsys)[0] == 0, command
     assert (sorted(p.name for p in db.parent.iterdir()), db.read_bytes()) == before
