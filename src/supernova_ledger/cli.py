@@ -331,7 +331,12 @@ class _Rejects:
 
     def write(self, row: dict[str, Any]) -> None:
         try:
-            self.stream.write(canonical_json(row) + b"\n")
+            data = canonical_json(row)
+        except UnicodeEncodeError:  # a lone surrogate: written escaped, never a failed ingest
+            data = canonical_json({k: v.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(v, str) else v
+                                   for k, v in row.items()})
+        try:
+            self.stream.write(data + b"\n")
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, self.path) from None
 
