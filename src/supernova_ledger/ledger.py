@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, Literal
 
 from ._gc import paused_gc
-from .audit import Verification, export_lines, verify
+from .audit import ExpectedHead, Verification, export_lines, parse_expected_head, verify
 from .domain.accounts import build_explain, build_statement
 from .domain.book import GENESIS_HEAD, Book, Outcome, chain
 from .domain.postings import Posting
@@ -362,10 +362,14 @@ class Ledger:
         self._ensure_open()
         return export_lines(self._store)
 
-    def verify(self) -> Verification:
-        """Replay the store from position 1 and check the hash chain (SPEC §9 verify)."""
+    def verify(self, expect: Sequence[ExpectedHead | str] = ()) -> Verification:
+        """Replay the store from position 1 and check the hash chain and stored checkpoints (SPEC §9 verify).
+
+        ``expect``: heads published earlier (``"HEAD"`` or ``"HEAD@POSITION"``);
+        the log must still hold each, else verification fails (truncated or rewritten)."""
         self._ensure_open()
-        return verify(self._store, key=self._key)
+        wanted = [item if isinstance(item, ExpectedHead) else parse_expected_head(item) for item in expect]
+        return verify(self._store, expect=wanted, key=self._key)
 
     # -- internals --------------------------------------------------------------
 

@@ -270,6 +270,8 @@ def test_verify_expect_detects_a_truncated_tail(durable_url: str, capsys: pytest
         assert "truncated" in one_line(err)
     with open_store(durable_url) as store:
         assert not verify(store, expect=[ExpectedHead(HEAD_12, 12)]).ok
+    with Ledger.open(durable_url) as ledger:
+        assert ledger.verify().ok and not ledger.verify([f"{HEAD_12}@12"]).ok
 
 
 @pytest.mark.parametrize("expect", ["abc", HEAD_12.upper(), f"{HEAD_12}@x", f"{HEAD_12}@-1"])
