@@ -306,6 +306,11 @@ def test_a_lone_surrogate_id_with_rejects(tmp_path: Path, capsys: pytest.Capture
     assert (code, out) == (3, '{"accepted":1,"duplicates":0,"rejected":2}\n')
     rows = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [(r["line"], r["id"], r["code"]) for r in rows] == [(2, None, "invalid_event"), (3, "e3", "unknown_promoter")]
+    with Ledger.open(url) as ledger:
+        outcome = ledger.append({**joined("e9", "Z"), "id": "\ud800"})
+        assert (outcome.status, outcome.code, outcome.id) == ("rejected", "invalid_event", None)
+        assert [entry.event_id for entry in ledger.rejections()][-1] is None
+        assert ledger.verify().ok
 
 
 def _nested(depth: int) -> dict[str, Any]:
