@@ -197,7 +197,7 @@ def test_an_ingest_failing_midway_says_what_it_stored_and_leaves_no_half_rejects
 def test_a_normal_open_refuses_an_altered_event(durable_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     ingest_example(durable_url)
     version, state = row_holding(durable_url, b'"paid_fen":9990,')  # o1 at position 7; its stored head kept
-    forged = state.replace(b'"paid_fen":9990,', b'"paid_fen":99990,')
+    forged = state.replace(b'"paid_fen":9990,', b'"paid_fen":9999,')  # same length: any row layout still reads
     sql_on_store(durable_url, "UPDATE {t} SET state = %s WHERE originator_version = %s", (forged, version))
     for command in (["report"], ["report", "--format", "table"]):
         code, out, err = run([*command, "--store", durable_url], capsys)
@@ -209,14 +209,19 @@ def test_a_normal_open_refuses_an_altered_event(durable_url: str, capsys: pytest
 
 
 def _forge_checkpoint(url: str, key: bytes | None = None) -> None:
-    """Decode the state, add 1,000,000 fen to B's available balance, re-seal it, store it."""
-    with Ledger.open(url, checkpoint_key=None) as ledger:
-        book = restore(snapshot(ledger._book))
-    promoter = book.promoters["B"]
-    promoter.available_fen += 1_000_000
-    promoter.level1_fen += 1_000_000  # keeps the balance invariant, so the forgery restores
+    """Decode an honest checkpoint, add 1,000,000 fen to B's available balance, re-seal it, store it
+    (built on a private copy of the log, so that the store's own checkpoint row stays free)."""
     with open_store(url) as store:
-        store.save_checkpoint(book.position, seal(snapshot(book), key))
+        copy = Ledger(open_store("memory:"), checkpoint_key=None)
+        copy.store.append(list(store.read()))
+        position = copy.checkpoint()
+        _, blob = copy.store.load_checkpoint() or (0, b"")
+        copy.close()
+        book = restore(unseal(blob))
+        promoter = book.promoters["B"]
+        promoter.available_fen += 1_000_000
+        promoter.level1_fen += 1_000_000  # keeps the balance invariant, so the forgery restores
+        store.save_checkpoint(position, seal(snapshot(book), key))
 
 
 def test_verify_names_a_forged_checkpoint(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
