@@ -532,6 +532,30 @@ def test_read_commands_never_create_a_postgres_schema(postgres_url: str, capsys:
     assert found is None
 
 
+def test_a_read_only_postgres_role_can_read_the_ledger(postgres_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    ingest_example(postgres_url)
+    target = parse_postgres_url(postgres_url)
+    role = f"r_{target.schema}"
+    admin = dict(host=target.host, port=target.port, user=target.user, dbname=target.dbname, autocommit=True)
+    with psycopg.connect(**admin) as conn:  # type: ignore[arg-type]
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {target.schema} TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {target.schema} TO {role}")
+    try:
+        reader = postgres_url.replace(f"//{target.user}@", f"//{role}@", 1)
+        assert reader != postgres_url
+        for command in (["verify"], ["report"], ["export"], ["rejections"], ["statement", "--period", "2026-11"]):
+            code, _, err = run([*command, "--store", reader], capsys)
+            assert code == 0, (command, err)
+        code, _, err = run(["ingest", str(EXAMPLE), "--store", reader], capsys)
+        assert code == 2 and "permission denied" in one_line(err)
+    finally:
+        with psycopg.connect(**admin) as conn:  # type: ignore[arg-type]
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+    assert_sound(postgres_url)
+
+
 def test_a_read_command_leaves_the_sqlite_files_as_they_were(sqlite_store: tuple[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     url, db = sqlite_store
     before = sorted(p.name for p in db.parent.iterdir()), db.read_bytes()

@@ -147,7 +147,7 @@ class PostgresStore(RecordedStore):
             with probe:
                 if not create and not _holds_log(probe, target):
                     raise NoLedger(f"store: no ledger at {target.display} (read commands create none)")
-                self._datastore, recorder, checkpoints = _prepare(probe, target)
+                self._datastore, recorder, checkpoints = _prepare(probe, target, create=create)
         except (psycopg.Error, PersistenceError) as error:
             raise StoreUnavailable(
                 f"store: cannot open PostgreSQL {target.display}: {_first_line(error, target.password)}"
@@ -231,12 +231,15 @@ def _holds_log(probe: psycopg.Connection[object], target: PostgresTarget) -> boo
 
 
 def _prepare(
-    probe: psycopg.Connection[object], target: PostgresTarget
+    probe: psycopg.Connection[object], target: PostgresTarget, *, create: bool = True
 ) -> tuple[PostgresDatastore, CopyingRecorder, PostgresAggregateRecorder]:
-    """Create schema, type and table once, serialised across processes by an advisory lock."""
+    """Create schema, type and table once, serialised across processes by an advisory lock.
+
+    ``create=False`` (read commands) runs no DDL at all, so a role with only
+    ``USAGE`` on the schema and ``SELECT`` on its tables can read the ledger."""
     lock_key = int.from_bytes(hashlib.sha256(f"supernova-ledger:{target.schema}".encode()).digest()[:8], "big", signed=True)
     probe.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
-    if target.schema != "public":
+    if create and target.schema != "public":
         probe.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema)))
     datastore = PostgresDatastore(
         dbname=target.dbname,
@@ -255,10 +258,11 @@ def _prepare(
         pool_kwargs["connect_timeout"] = target.connect_timeout_s
     try:
         recorder = CopyingRecorder(datastore, events_table_name=EVENTS_TABLE)
-        recorder.create_table()
         checkpoints = PostgresAggregateRecorder(datastore, events_table_name=CHECKPOINTS_TABLE)
-        checkpoints.create_table()
-        _create_side_tables(probe, target.schema)
+        if create:
+            recorder.create_table()
+            checkpoints.create_table()
+            _create_side_tables(probe, target.schema)
     except BaseException:
         datastore.close()
         raise
