@@ -26,7 +26,7 @@ from supernova_ledger import Ledger, cli
 from supernova_ledger.audit import ExpectedHead, verify
 from supernova_ledger.cli import main
 from supernova_ledger.domain.snapshot import restore, seal, snapshot, unseal
-from supernova_ledger.errors import CorruptLog, NoLedger, StoreUnavailable, UsageError
+from supernova_ledger.errors import CorruptLog, NoLedger, StoreError, StoreUnavailable, UsageError
 from supernova_ledger.store import open_store
 from supernova_ledger.store.postgres import parse_postgres_url
 
@@ -562,3 +562,23 @@ def test_a_read_command_leaves_the_sqlite_files_as_they_were(sqlite_store: tuple
     for command in (["verify"], ["report"], ["export"], ["explain", "B"], ["statement", "--period", "2026-11"], ["rejections"]):
         assert run([*command, "--store", url], capsys)[0] == 0, command
     assert (sorted(p.name for p in db.parent.iterdir()), db.read_bytes()) == before
+
+
+def test_a_store_this_user_may_not_write_is_read_read_only(
+    sqlite_store: tuple[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As another user of a shared file would (root may write anything, so the check is stubbed)."""
+    url, db = sqlite_store
+    import supernova_ledger.store.sqlite as sqlite_module
+
+    real_access = os.access
+    monkeypatch.setattr(sqlite_module.os, "access",
+                        lambda path, mode: False if os.fspath(path) == str(db) and mode == os.W_OK else real_access(path, mode))
+    for command in (["verify"], ["report"], ["export"], ["rejections"]):
+        assert run([*command, "--store", url], capsys)[0] == 0, command
+    with Ledger.open(url, create=False) as ledger:
+        assert ledger.report()["log_head"] == HEAD_12
+        with pytest.raises(StoreError, match="readonly"):
+            ledger.append(joined("e99", "Z"))
+    monkeypatch.undo()
+    assert_sound(url)
