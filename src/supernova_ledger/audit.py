@@ -118,12 +118,25 @@ def _verify(store: LogStore, expect: Sequence[ExpectedHead], key: bytes | None) 
     stored_position, stored_head = store.head()
     if stored_position != expected - 1 or stored_head != head:
         return failed(expected, f"store reports head at position {stored_position}, replay ends at {expected - 1}")
+    while checkpoint is not None:  # a sound checkpoint past the end: the log lost events it once had
+        if _seal_holds(checkpoint[1], key):
+            return failed(expected, f"a stored checkpoint stands at position {checkpoint[0]}, "
+                                    f"after the log's end at {expected - 1} (truncated?)")
+        checkpoint = next(checkpoints, None)
     for item in expect:
         if item.position is not None and item.position > expected - 1:
             return failed(expected, f"expected head {item.describe()}: the log ends at position {expected - 1} (truncated?)")
         if item.position is None and item.head not in heads_seen:
             return failed(None, f"expected head {item.head}: no position of the log has it (truncated or rewritten)")
     return Verification(True, expected - 1, head)
+
+
+def _seal_holds(blob: bytes, key: bytes | None) -> bool:
+    try:
+        unseal(blob, key)
+    except CheckpointError:
+        return False
+    return True
 
 
 def _checkpoint_differs(book: Book, blob: bytes, key: bytes | None) -> str | None:

@@ -279,6 +279,16 @@ def test_verify_expect_detects_a_truncated_tail(durable_url: str, capsys: pytest
         assert ledger.verify().ok and not ledger.verify([f"{HEAD_12}@12"]).ok
 
 
+def test_verify_names_a_checkpoint_past_the_end_of_a_truncated_log(durable_url: str) -> None:
+    ingest_example(durable_url)
+    with Ledger.open(durable_url) as ledger:
+        assert ledger.checkpoint() == 12
+    sql_on_store(durable_url, "DELETE FROM {t} WHERE originator_version > %s", (10,))
+    with open_store(durable_url) as store:
+        result = verify(store)
+    assert not result.ok and "after the log's end" in (result.problem or "")
+
+
 @pytest.mark.parametrize("expect", ["abc", HEAD_12.upper(), f"{HEAD_12}@x", f"{HEAD_12}@-1"])
 def test_verify_expect_must_be_a_head(sqlite_store: tuple[str, Path], expect: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["verify", "--store", sqlite_store[0], "--expect", expect], capsys)
