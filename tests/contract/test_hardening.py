@@ -7,6 +7,8 @@ argument / no ledger / store failure, 3 rejections, 4 output failed, 130 Ctrl-C.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import io
 import json
 import os
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -352,8 +355,8 @@ def test_deep_nesting_is_a_rejection_not_a_recursion_error(tmp_path: Path, capsy
         assert ledger.position == 0
 
 
-@pytest.mark.parametrize("value", [b"X", bytearray(b"X"), __import__("uuid").UUID(int=1),
-                                   __import__("datetime").date(2026, 11, 1), __import__("decimal").Decimal("1")])
+@pytest.mark.parametrize("value", [b"X", bytearray(b"X"), uuid.UUID(int=1), datetime.date(2026, 11, 1),
+                                   decimal.Decimal("1"), {"nested": b"X"}])
 def test_the_api_takes_json_types_only(store_url: str, value: object) -> None:
     with Ledger.open(store_url) as ledger:
         outcome = ledger.append({**joined("e1", "A"), "city": value})
