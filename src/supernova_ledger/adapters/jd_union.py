@@ -672,7 +672,7 @@ class JdIngestReport:
         listed = sorted(self.unmapped_positions.items())[:MAX_LISTED]
         return {
             "rows": self.rows, "distinct_rows": self.distinct_rows, "malformed": len(self.malformed),
-            "placed_or_updated": self.outcomes.get("applied", 0), "recorded": self.outcomes.get("recorded", 0),
+            "applied": self.outcomes.get("applied", 0), "recorded": self.outcomes.get("recorded", 0),
             "stale": self.outcomes.get("stale", 0), "redelivered": self.outcomes.get("redelivered", 0),
             "conflicts": self.outcomes.get("conflict", 0), "unmapped": self.outcomes.get("unmapped", 0),
             "unmapped_positions": dict(listed), "refused": self.outcomes.get("refused", 0),
