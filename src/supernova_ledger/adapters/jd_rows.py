@@ -226,9 +226,9 @@ class _Generator:
             row.refunded_fen += line["amount_fen"]
             if row.code != 17 and row.refunded_fen == row.estimate_fen:
                 roll = self.rng.random()
-                if roll < 0.7:
+                if roll < 0.5:
                     row.code = 3  # cancelled
-                elif roll < 0.9:
+                elif roll < 0.75:
                     row.code = self.rng.choice(_INVALID_CODES)
                 else:
                     row.code = self.rng.choice(_UNKNOWN_CODES)
