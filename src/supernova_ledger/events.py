@@ -1,4 +1,4 @@
-"""The 17 event types of SPEC §3 as msgspec Structs, decoding and canonical form.
+"""The 18 event types of SPEC §3 as msgspec Structs, decoding and canonical form.
 
 Every event decodes strictly: unknown fields, wrong types, out-of-range values
 and timestamps without an offset fail at decode time with the path of the
@@ -45,6 +45,7 @@ __all__ = [
     "PayoutRequested",
     "PayoutSettled",
     "PayoutFailed",
+    "PeriodClosed",
     "DecodeFailure",
     "decode_event",
     "decode_stored",
@@ -244,6 +245,16 @@ class PayoutFailed(_Event, tag="PayoutFailed", kw_only=True, frozen=True):
     reason: Reason
 
 
+#: A calendar month ``YYYY-MM`` (year 0001-9999).
+Month = Annotated[str, Meta(pattern=r"\A(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])\Z")]
+
+
+class PeriodClosed(_Event, tag="PeriodClosed", kw_only=True, frozen=True):
+    """Closes ``period`` and every month before it: no posting is booked into them any more."""
+
+    period: Month
+
+
 Event: TypeAlias = (
     RulesAdopted
     | PromoterJoined
@@ -262,6 +273,7 @@ Event: TypeAlias = (
     | PayoutRequested
     | PayoutSettled
     | PayoutFailed
+    | PeriodClosed
 )
 
 EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
@@ -282,6 +294,7 @@ EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
     PayoutRequested,
     PayoutSettled,
     PayoutFailed,
+    PeriodClosed,
 )
 
 _decoder: Final[msgspec.json.Decoder[Event]] = msgspec.json.Decoder(Event)
@@ -355,6 +368,15 @@ JOURNAL_FIELDS: Final = ("id", "type", "promoter_id", "owner_id", "group_id", "o
 _TYPE_NAMES: Final = frozenset(cls.__name__ for cls in EVENT_TYPES)
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8 (JSON escapes can smuggle in lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def readable_fields(event: Any) -> dict[str, str]:
     """Best-effort identifiers of an event that may not have decoded (for the rejection journal).
 
@@ -381,7 +403,7 @@ def readable_fields(event: Any) -> dict[str, str]:
             value = get(name)
         except Exception:  # a hostile mapping: nothing of it is trusted
             continue
-        if isinstance(value, str) and 1 <= len(value) <= 128:
+        if isinstance(value, str) and 1 <= len(value) <= 128 and _is_text(value):
             found[name] = value
     if found.get("type") not in _TYPE_NAMES:
         found.pop("type", None)
