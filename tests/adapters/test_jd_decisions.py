@@ -186,3 +186,20 @@ def test_advance_is_pure_and_deterministic() -> None:
 def test_latest_versions_ignores_arrival_order() -> None:
     versions = [_jd(PLACED), _jd(RETURNED), _jd(COMPLETED), _jd(PLACED)]
     assert latest_versions(versions) == latest_versions(reversed(versions)) == {"r1": _jd(RETURNED)}
+
+
+def test_commissionable_amount_by_version() -> None:
+    with ledger_with_structure() as ledger:
+        completed_without_actual = row("r1", validCode=17, finishTime="2026-11-05 09:00:00",
+                                       modifyTime="2026-11-05 09:00:00")
+        del completed_without_actual["actualCosPrice"]
+        ingest(ledger, page(completed_without_actual))
+        assert _ids(ledger) == ["jd:r1:placed", "jd:r1:completed"]  # no actualCosPrice: nothing refunded
+        # a unit returned before completion: half of a 2-unit line
+        ingest(ledger, page(row("r2", orderId=3002, skuReturnNum=1, modifyTime="2026-11-03 09:00:00")))
+        assert _ids(ledger)[-2:] == ["jd:r2:placed", "jd:r2:refund:4995"]
+        # an estimate lowered before completion is a partial refund; a raised one changes nothing
+        ingest(ledger, page(row("r3", orderId=3003)))
+        ingest(ledger, page(row("r3", orderId=3003, estimateCosPrice="90.00", modifyTime="2026-11-03 09:00:00")))
+        ingest(ledger, page(row("r3", orderId=3003, estimateCosPrice="120.00", modifyTime="2026-11-04 09:00:00")))
+        assert _ids(ledger)[-2:] == ["jd:r3:placed", "jd:r3:refund:990"]

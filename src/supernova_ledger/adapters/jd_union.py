@@ -30,8 +30,8 @@ do not depend on which versions were seen, nor in which order):
 - ``validCode`` 15 (awaiting payment): nothing yet;
 - 16, 17, 24 (paid, completed, deposit paid): the line is placed with
   ``paid_fen`` = ``estimateCosPrice``; 17 with a ``finishTime``: completed
-  then; its commissionable amount now is ``actualCosPrice`` when the row is
-  completed or gives one (> 0), else ``estimateCosPrice``, and never more
+  then; its commissionable amount now is ``actualCosPrice`` when the row
+  gives one and is completed or gives one above 0, else ``estimateCosPrice``, and never more
   than ``estimateCosPrice × (skuNum − skuReturnNum) / skuNum``;
 - 2 (invalid: split into child orders): never placed; if it was placed
   before the split, refunded in full;
@@ -134,7 +134,7 @@ class JdRow(Struct, frozen=True, kw_only=True):
     finish_time: str | None
     modify_time: str
     estimate_fen: int
-    actual_fen: int
+    actual_fen: int | None  #: None: the row gives no ``actualCosPrice``
     position_id: str | None
     sub_union_id: str | None
     cid1: int | None
@@ -259,7 +259,7 @@ def _normalize(wire: _WireRow) -> JdRow:
         finish_time=finish,
         modify_time=wire.modifyTime,
         estimate_fen=yuan_to_fen("estimateCosPrice", wire.estimateCosPrice),
-        actual_fen=0 if wire.actualCosPrice is None else yuan_to_fen("actualCosPrice", wire.actualCosPrice),
+        actual_fen=None if wire.actualCosPrice is None else yuan_to_fen("actualCosPrice", wire.actualCosPrice),
         position_id=_jd_id("positionId", wire.positionId, optional=True),
         sub_union_id=_jd_id("subUnionId", wire.subUnionId, optional=True),
         cid1=wire.cid1,
@@ -540,7 +540,9 @@ def remaining_fen(row: JdRow, placed_fen: int) -> int:
         return 0
     if kind == "unpaid":
         return placed_fen
-    amount = row.actual_fen if (row.valid_code == COMPLETED_CODE or row.actual_fen > 0) else row.estimate_fen
+    actual = row.actual_fen
+    given = actual is not None and (row.valid_code == COMPLETED_CODE or actual > 0)
+    amount = actual if given and actual is not None else row.estimate_fen
     if row.sku_return_num:
         amount = min(amount, placed_fen * (row.sku_num - row.sku_return_num) // row.sku_num)
     return max(0, min(amount, placed_fen))
