@@ -114,7 +114,7 @@ class _Row:
             "modifyTime": _beijing(self.modify_s),
             "estimateCosPrice": yuan(self.estimate_fen), "actualCosPrice": yuan(actual),
             "estimateFee": yuan(self.estimate_fen // 10), "actualFee": yuan(actual // 10),
-            "commissionRate": 10.0, "finalRate": 90.0,
+            "commissionRate": _Yuan("10.00"), "finalRate": _Yuan("90.00"),
             "cid1": self.cid1, "cid2": self.cid1 * 10, "cid3": self.cid3,
             "positionId": int(self.position), "subUnionId": self.sub_union or "", "pid": "",
             "unionRole": 1, "payMonth": 0, "balanceExt": "",
