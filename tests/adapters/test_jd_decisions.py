@@ -203,3 +203,27 @@ def test_commissionable_amount_by_version() -> None:
         ingest(ledger, page(row("r3", orderId=3003, estimateCosPrice="90.00", modifyTime="2026-11-03 09:00:00")))
         ingest(ledger, page(row("r3", orderId=3003, estimateCosPrice="120.00", modifyTime="2026-11-04 09:00:00")))
         assert _ids(ledger)[-2:] == ["jd:r3:placed", "jd:r3:refund:990"]
+
+
+def test_many_rows_are_appended_in_bounded_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from supernova_ledger.adapters import jd_union
+
+    versions = [row(f"u{n}", orderId=5000 + n, validCode=15) for n in range(7)]  # state only
+    versions += [row(f"p{n}", orderId=6000 + n, validCode=3) for n in range(5)]  # two events each
+    with ledger_with_structure() as whole:
+        ingest(whole, page(*versions))
+        want = whole.report(), sorted(whole.store.state_items("jd_union/row/"))
+    monkeypatch.setattr(jd_union, "_APPEND_EVENTS", 3)
+    monkeypatch.setattr(jd_union, "_APPEND_ROWS", 2)
+    appends: list[int] = []
+    with ledger_with_structure() as batched:
+        original = batched.append_batch
+
+        def counting(events: Any, *, state: Any = None) -> Any:
+            appends.append(len(state or {}))
+            return original(events, state=state)
+
+        monkeypatch.setattr(batched, "append_batch", counting)
+        report = ingest(batched, page(*versions))
+        assert report.ok and max(appends) <= 2 and len(appends) >= 6
+        assert (batched.report(), sorted(batched.store.state_items("jd_union/row/"))) == want

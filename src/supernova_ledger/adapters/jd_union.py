@@ -77,6 +77,9 @@ __all__ = [
     "load_positions",
     "load_categories",
     "row_kind",
+    "remaining_fen",
+    "category_of",
+    "RowOutcome",
     "advance",
     "latest_versions",
     "plan",
@@ -104,9 +107,10 @@ MAX_JD_ID_CHARS: Final = 64
 _MAX_YUAN: Final = Decimal(10_000_000_000)
 #: Rows of a mapping CSV.
 MAX_MAPPING_ROWS: Final = 1_000_000
-#: Row states read per side-state query; events per append.
+#: Row states read per side-state query; events and rows (state keys) per append.
 _STATE_READ_CHUNK: Final = 1_000
-_APPEND_EVENTS: Final = 5_000
+_APPEND_EVENTS = 5_000
+_APPEND_ROWS = 5_000
 #: Ids listed in a report (the counts are always complete).
 MAX_LISTED: Final = 100
 
@@ -509,14 +513,14 @@ class RowState(Struct, frozen=True, kw_only=True):
     refunded_fen: int = 0  #: refunded in total
 
 
-Outcome = Literal["applied", "recorded", "stale", "redelivered", "conflict", "unmapped"]
+RowOutcome = Literal["applied", "recorded", "stale", "redelivered", "conflict", "unmapped"]
 
 
 class RowStep(Struct, frozen=True, kw_only=True):
     """What one row version does: events to append and the row's new state."""
 
     row_id: str
-    outcome: Outcome
+    outcome: RowOutcome
     events: tuple[dict[str, Any], ...] = ()
     state: RowState | None = None  #: the new state; None: unchanged
     promoter_id: str | None = None  #: the promoter of a placed order (to check before appending)
@@ -745,7 +749,7 @@ def ingest_rows(
                                         "message": f"promoter_id: {step.promoter_id!r} (from {_position_label(row)}) "
                                                    "has not joined the ledger"})
                 continue
-        if batch and batch_events + len(step.events) > _APPEND_EVENTS:
+        if batch and (batch_events + len(step.events) > _APPEND_EVENTS or len(batch) >= _APPEND_ROWS):
             _flush(ledger, batch, raw_states, report)
             batch, batch_events = [], 0
         batch.append(step)
