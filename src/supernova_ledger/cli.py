@@ -285,7 +285,8 @@ def _is_rejects_file(path: str) -> bool:
         row = json.loads(first)
     except ValueError:
         return False
-    return isinstance(row, dict) and set(row) == _REJECT_KEYS
+    # ingest's rows, or ingest-jd's (which name their source and line too)
+    return isinstance(row, dict) and (set(row) == _REJECT_KEYS or {"source", "line"} <= set(row))
 
 
 def _check_rejects_target(path: str, files: Sequence[str], store_url: str) -> None:
@@ -640,7 +641,10 @@ def _simulate(args: argparse.Namespace) -> int:
 def _ingest_jd(args: argparse.Namespace) -> int:
     from .adapters.jd_cli import ingest_jd
 
-    return ingest_jd(args, _open)
+    if args.rejects and args.rejects != "-":  # never the store, an input or a mapping file
+        inputs = [*args.files, args.positions, *([args.categories] if args.categories else [])]
+        _check_rejects_target(args.rejects, inputs, resolve_store_url(args.store))
+    return ingest_jd(args, lambda namespace: _open(namespace, create=True))  # a writing command creates
 
 
 def _demo(args: argparse.Namespace) -> int:

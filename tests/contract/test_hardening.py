@@ -595,3 +595,23 @@ def test_a_store_this_user_may_not_write_is_read_read_only(
             ledger.append(joined("e99", "Z"))
     monkeypatch.undo()
     assert_sound(url)
+
+
+def test_ingest_jd_rejects_is_never_the_store_or_an_input(
+    sqlite_store: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, db = sqlite_store
+    positions = tmp_path / "positions.csv"
+    positions.write_text("position_id,sub_union_id,promoter_id,group_id\n777,,B,g1\n", encoding="utf-8")
+    saved = tmp_path / "response.json"
+    saved.write_text('{"code":200,"message":"success","hasMore":false,"data":[]}', encoding="utf-8")
+    before = db.read_bytes(), positions.read_bytes(), saved.read_bytes()
+    for target in (db, positions, saved):
+        code, out, err = run(["ingest-jd", str(saved), "--positions", str(positions), "--store", url,
+                              "--rejects", str(target)], capsys)
+        assert (code, out) == (2, "") and "choose another path" in one_line(err)
+    assert (db.read_bytes(), positions.read_bytes(), saved.read_bytes()) == before
+    assert_sound(url)
+    fresh = tmp_path / "fresh.db"  # a writing command creates its store
+    code, _, err = run(["ingest-jd", str(saved), "--positions", str(positions), "--store", f"sqlite:///{fresh}"], capsys)
+    assert code in (0, 3) and fresh.exists(), err
