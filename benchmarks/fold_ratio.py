@@ -161,6 +161,17 @@ def _run_phase(src: str, phase: str, path: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def _markdown(summary: dict[str, Any]) -> str:
+    """The summary as a Markdown table (what benchmarks/README.md shows)."""
+    rows = ["| figure | this tree | baseline | this / baseline |", "|---|---|---|---|"]
+    for key, value in summary.items():
+        if isinstance(value, dict) and "ratio" in value:
+            this, base = value["this"], value["baseline"]
+            shown = (f"{this:,.0f}", f"{base:,.0f}") if abs(this) >= 100 else (f"{this:.1f}", f"{base:.1f}")
+            rows.append(f"| {key} | {shown[0]} | {shown[1]} | {value['ratio']:.2f}× |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", help="src directory of the tree to compare against")
@@ -214,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             if values:
                 summary[f"{phase}.{key}s_agree"] = len(values) == 1
     print(json.dumps(summary, indent=1))
+    print(_markdown(summary))
     if args.out:
         Path(args.out).write_text(json.dumps({"summary": summary, "runs": runs}, indent=1) + "\n")
     return 0
