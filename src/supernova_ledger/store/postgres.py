@@ -24,6 +24,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -35,7 +36,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow
 
 from ..errors import StoreError, StoreUnavailable, UsageError
-from .recorded import RecordedStore
+from .recorded import JOURNAL_TABLE, STATE_TABLE, RecordedStore, SideTables
 
 __all__ = ["PostgresStore", "PostgresTarget", "CopyingRecorder", "parse_postgres_url", "EVENTS_TABLE", "DEFAULT_CONNECT_TIMEOUT_S"]
 
@@ -141,9 +142,20 @@ class PostgresStore(RecordedStore):
         except (psycopg.Error, PersistenceError) as error:
             raise StoreUnavailable(f"store: cannot open PostgreSQL {target.display}: {_first_line(error)}") from error
         super().__init__(url, recorder, display=target.display, checkpoints=checkpoints)
+        self._copying_recorder = recorder
+        self._side = _side_tables(target.schema)
 
     def _close(self) -> None:
         self._datastore.close()
+
+    def _write_transaction(self) -> AbstractContextManager[Any]:
+        return self._datastore.transaction(commit=True)
+
+    def _read_transaction(self) -> AbstractContextManager[Any]:
+        return self._datastore.transaction(commit=False)
+
+    def _insert_stored(self, cursor: Any, stored_events: Sequence[StoredEvent]) -> None:
+        self._copying_recorder._insert_stored_events(cursor, stored_events)
 
     def _prune_checkpoints(self, newest: int) -> None:
         statement = sql.SQL("DELETE FROM {}.{} WHERE originator_version < %s").format(
@@ -159,6 +171,30 @@ class PostgresStore(RecordedStore):
         if isinstance(error, PersistenceError) and "timeout" in str(error).lower():
             return StoreUnavailable(f"store {self.display}: {action} failed: server unreachable ({_first_line(error)})")
         return super()._store_error(action, error)
+
+
+def _side_tables(schema: str) -> SideTables:
+    """Schema names are checked against ``_SCHEMA_NAME``, so quoting them is safe."""
+    journal, state = f'"{schema}".{JOURNAL_TABLE}', f'"{schema}".{STATE_TABLE}'
+    return SideTables(
+        journal=journal,
+        state=state,
+        p="%s",
+        upsert=f"INSERT INTO {state} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+    )
+
+
+def _create_side_tables(probe: psycopg.Connection[object], schema: str) -> None:
+    side = _side_tables(schema)
+    probe.execute(
+        f"CREATE TABLE IF NOT EXISTS {side.journal} (seq BIGSERIAL PRIMARY KEY, position BIGINT NOT NULL, "
+        "code TEXT NOT NULL, promoter_id TEXT, group_id TEXT, entry BYTEA NOT NULL)"
+    )
+    for column in ("code", "promoter_id", "group_id"):
+        probe.execute(
+            f'CREATE INDEX IF NOT EXISTS {JOURNAL_TABLE}_{column} ON {side.journal} ({column}, seq)'
+        )
+    probe.execute(f"CREATE TABLE IF NOT EXISTS {side.state} (key TEXT PRIMARY KEY, value BYTEA NOT NULL)")
 
 
 def _connect_kwargs(target: PostgresTarget) -> dict[str, str | int]:
@@ -197,6 +233,7 @@ def _prepare(
         recorder.create_table()
         checkpoints = PostgresAggregateRecorder(datastore, events_table_name=CHECKPOINTS_TABLE)
         checkpoints.create_table()
+        _create_side_tables(probe, target.schema)
     except BaseException:
         datastore.close()
         raise

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import Final
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Final
 
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -34,9 +36,31 @@ from eventsourcing.persistence import (
 )
 
 from ..errors import ConcurrencyConflict, CorruptLog, StoreError, UsageError
-from .base import GENESIS_HEAD, HEAD_HEX_CHARS, LogRecord, LogStore, check_batch
+from .base import (
+    GENESIS_HEAD,
+    HEAD_HEX_CHARS,
+    JOURNAL_PAGE,
+    JournalEntry,
+    LogRecord,
+    LogStore,
+    StateChanges,
+    check_batch,
+    check_side_data,
+    decode_journal_entry,
+    encode_journal_entry,
+)
 
-__all__ = ["LOG_ORIGINATOR_ID", "RECORD_TOPIC", "CHECKPOINT_TOPIC", "RecordMapper", "RecordedStore", "READ_PAGE_RECORDS"]
+__all__ = [
+    "LOG_ORIGINATOR_ID",
+    "RECORD_TOPIC",
+    "CHECKPOINT_TOPIC",
+    "JOURNAL_TABLE",
+    "STATE_TABLE",
+    "RecordMapper",
+    "RecordedStore",
+    "SideTables",
+    "READ_PAGE_RECORDS",
+]
 
 #: The originator id of the one log a store holds: uuid5 of a fixed name.
 LOG_ORIGINATOR_ID: Final = uuid.uuid5(uuid.NAMESPACE_URL, "supernova-ledger:log")
@@ -46,6 +70,44 @@ RECORD_TOPIC: Final = "supernova_ledger/log-record@1"
 CHECKPOINT_TOPIC: Final = "supernova_ledger/checkpoint@1"
 #: Rows fetched per query when reading a range.
 READ_PAGE_RECORDS: Final = 2_000
+#: The rejection journal (SPEC §2.1): ``seq`` orders it; the filter columns are indexed.
+JOURNAL_TABLE: Final = "rejection_journal"
+#: Side state written with batches (e.g. an adapter's per-row progress): key -> value.
+STATE_TABLE: Final = "side_state"
+
+
+@dataclass(frozen=True, slots=True)
+class SideTables:
+    """The SQL of the tables kept beside the log, in one database's dialect.
+
+    ``journal`` and ``state`` are the (schema-qualified, quoted) table names,
+    ``p`` the driver's placeholder, ``upsert`` the statement that sets a key."""
+
+    journal: str
+    state: str
+    p: str
+    upsert: str
+
+    def insert_journal(self) -> str:
+        p = self.p
+        return (
+            f"INSERT INTO {self.journal} (position, code, promoter_id, group_id, entry) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p})"
+        )
+
+    def select_journal(self, filters: Sequence[str]) -> str:
+        where = "".join(f" AND {column} = {self.p}" for column in filters)
+        return f"SELECT seq, entry FROM {self.journal} WHERE seq > {self.p}{where} ORDER BY seq LIMIT {self.p}"
+
+    def delete_state(self) -> str:
+        return f"DELETE FROM {self.state} WHERE key = {self.p}"
+
+    def select_state(self, count: int) -> str:
+        return f"SELECT key, value FROM {self.state} WHERE key IN ({', '.join([self.p] * count)})"
+
+    def select_state_range(self) -> str:
+        p = self.p
+        return f"SELECT key, value FROM {self.state} WHERE key > {p} AND key >= {p} ORDER BY key LIMIT {p}"
 
 
 class RecordMapper:
@@ -107,26 +169,95 @@ class RecordedStore(LogStore):
         record = self._mapper.to_record(last[0])
         return record.position, record.head
 
-    def append(self, records: Sequence[LogRecord]) -> None:
-        if not records:
+    def append(
+        self,
+        records: Sequence[LogRecord],
+        journal: Sequence[JournalEntry] = (),
+        state: StateChanges | None = None,
+    ) -> None:
+        check_side_data(journal, state)
+        if not records and not journal and not state:
             return
-        check_batch(records)
-        first = records[0].position
-        # A cheap early answer; the primary key is what guarantees it.
-        stored_position, _ = self.head()
-        if stored_position >= first:
-            raise ConcurrencyConflict(f"position {first} is taken; the log is at {stored_position}")
-        if stored_position < first - 1:
-            raise UsageError(f"records: position {first} leaves a gap; the log is at {stored_position}")
-        stored_events = [self._mapper.to_stored_event(record) for record in records]
+        stored_events: list[StoredEvent] = []
+        if records:
+            check_batch(records)
+            first = records[0].position
+            # A cheap early answer; the primary key is what guarantees it.
+            stored_position, _ = self.head()
+            if stored_position >= first:
+                raise ConcurrencyConflict(f"position {first} is taken; the log is at {stored_position}")
+            if stored_position < first - 1:
+                raise UsageError(f"records: position {first} leaves a gap; the log is at {stored_position}")
+            stored_events = [self._mapper.to_stored_event(record) for record in records]
+        side = self._side
         try:
-            self._recorder.insert_events(stored_events)
+            with self._write_transaction() as cursor:
+                if stored_events:
+                    self._insert_stored(cursor, stored_events)
+                if journal:
+                    cursor.executemany(
+                        side.insert_journal(),
+                        [(e.position, e.code, e.promoter_id, e.group_id, encode_journal_entry(e)) for e in journal],
+                    )
+                for key, value in sorted((state or {}).items()):
+                    if value is None:
+                        cursor.execute(side.delete_state(), (key,))
+                    else:
+                        cursor.execute(side.upsert, (key, value))
         except IntegrityError as error:
             raise ConcurrencyConflict(
-                f"positions {first}..{records[-1].position}: another writer stored them first"
+                f"positions {records[0].position}..{records[-1].position}: another writer stored them first"
+                if records else "side data: another writer interfered"
             ) from error
         except PersistenceError as error:
             raise self._store_error("append", error) from error
+
+    def journal(
+        self,
+        after: int = 0,
+        *,
+        code: str | None = None,
+        promoter_id: str | None = None,
+        group_id: str | None = None,
+    ) -> Iterator[tuple[int, JournalEntry]]:
+        wanted = {"code": code, "promoter_id": promoter_id, "group_id": group_id}
+        filters = [column for column, value in wanted.items() if value is not None]
+        statement = self._side.select_journal(filters)
+        values = [wanted[column] for column in filters]
+        seq = max(after, 0)
+        while True:
+            rows = self._query(statement, (seq, *values, JOURNAL_PAGE))
+            for row_seq, data in rows:
+                try:
+                    entry = decode_journal_entry(bytes(data))
+                except Exception as error:
+                    raise CorruptLog(f"rejection journal entry {row_seq}: unreadable ({type(error).__name__})") from None
+                yield row_seq, entry
+            if len(rows) < JOURNAL_PAGE:
+                return
+            seq = rows[-1][0]
+
+    def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        unique = sorted(set(keys))
+        for start in range(0, len(unique), JOURNAL_PAGE):
+            chunk = unique[start : start + JOURNAL_PAGE]
+            for key, value in self._query(self._side.select_state(len(chunk)), tuple(chunk)):
+                found[key] = bytes(value)
+        return found
+
+    def state_items(self, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+        after = ""
+        statement = self._side.select_state_range()
+        while True:
+            rows = self._query(statement, (after, prefix, JOURNAL_PAGE))
+            for key, value in rows:
+                if not key.startswith(prefix):
+                    return
+                yield key, bytes(value)
+            if len(rows) < JOURNAL_PAGE:
+                return
+            after = rows[-1][0]
 
     def read(self, start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
         after = max(start, 1) - 1
@@ -174,6 +305,29 @@ class RecordedStore(LogStore):
             self._close()
 
     # -- for subclasses -----------------------------------------------------
+
+    #: The SQL of the journal and side-state tables (set by subclasses).
+    _side: SideTables
+
+    def _write_transaction(self) -> AbstractContextManager[Any]:
+        """A cursor in a transaction that commits on success and rolls back on error."""
+        raise NotImplementedError
+
+    def _insert_stored(self, cursor: Any, stored_events: Sequence[StoredEvent]) -> None:
+        """Insert log rows with the recorder's own statement, inside ``cursor``'s transaction."""
+        raise NotImplementedError
+
+    def _read_transaction(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _query(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        self._ensure_open()
+        try:
+            with self._read_transaction() as cursor:
+                cursor.execute(statement, params)
+                return [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in cursor.fetchall()]
+        except PersistenceError as error:
+            raise self._store_error("read", error) from error
 
     def _close(self) -> None:
         """Release the recorder's connections."""
