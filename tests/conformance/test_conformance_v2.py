@@ -4,8 +4,11 @@ through the CLI (SQLite, PostgreSQL) and the API (memory, SQLite, PostgreSQL).
 
 Random logs come from generator.py with closed months, back-dated
 corrections and bad PeriodClosed lines.  Sizes as in test_conformance.py
-(SUPERNOVA_CONFORMANCE_EVENTS, CI=true); in the fast profile PostgreSQL runs
-the first seed only.
+(SUPERNOVA_CONFORMANCE_EVENTS, CI=true).  The CLI costs a process per
+command, so it asks a slim set of variants (every variant for the first seed
+under CI=true) and PostgreSQL takes the first seed (two under CI); the API
+asks every variant in-process on all three stores.  The memory store is
+per process, so it is compared through the API only.
 
 Where the library does not have a v2 feature yet (PeriodClosed, a command, an
 API method) the comparison that needs it is skipped with the reason, never
@@ -387,7 +390,7 @@ def test_oracle_closed_month_statement_never_changes(seed):
 
 CLI_CASES = [pytest.param("sqlite", seed, id=f"sqlite-{seed}") for seed in SEEDS] + [
     pytest.param("postgres", seed, id=f"postgres-{seed}", marks=pytest.mark.postgres)
-    for seed in (SEEDS if CI else SEEDS[:1])]
+    for seed in (SEEDS[:2] if CI else SEEDS[:1])]
 
 
 def _url(kind: str, request: pytest.FixtureRequest) -> str:
@@ -434,7 +437,8 @@ def test_v2_cli_matches_oracle(kind, seed, tmp_path, request):
 
     skipped = []
     results: dict[str, Any] = {}
-    for kind_, variants in (oracle.variants() if THOROUGH else oracle.slim_variants()).items():
+    thorough = THOROUGH and seed == SEEDS[0]   # every variant once per store; the API asks all
+    for kind_, variants in (oracle.variants() if thorough else oracle.slim_variants()).items():
         if not has_command(kind_):
             skipped.append(kind_)
             continue
@@ -695,6 +699,24 @@ V2_LOGS: dict[str, list[str]] = {
         _ev("OrderRefunded", "i8", "2026-10-02T00:00:00Z", order_id="o404", lines=[{"sku": "s", "amount_fen": 1}]),
         _ev("PayoutFailed", "i9", "2026-10-02T00:00:00Z", payout_id="po404", reason=""),
         _ev("PeriodClosed", "i10", "2026-10-02T00:00:00Z", period="2026-10")],
+    "B9 extreme zones and periods": V2_BASE + [
+        _ev("RulesAdopted", "r1", "2026-11-01T00:00:00Z",
+            rules={"settle_after_days": 0, "min_payout_fen": 1, "timezone": "Pacific/Kiritimati"}),
+        _ev("PeriodClosed", "c0", "2026-11-02T00:00:00Z", period="0001-01"),
+        _order("o1", "2026-11-30T10:00:00Z", "o1", "c1", group="g1"),            # 12-01 +14
+        _ev("PeriodClosed", "c1", "2026-11-30T09:59:59.999999Z", period="2026-11"),
+        _ev("PeriodClosed", "c2", "2026-11-30T10:00:00Z", period="2026-11"),
+        _ev("RulesAdopted", "r2", "2026-12-01T05:00:00Z",
+            rules={"settle_after_days": 0, "min_payout_fen": 1, "timezone": "Pacific/Pago_Pago"}),
+        _order("o2", "2026-12-01T05:00:00Z", "o2", "c2", group="g1"),            # 11-30 -11
+        _ev("OrderCompleted", "k1", "2026-12-01T05:00:01Z", order_id="o2"),
+        _ev("SettlementRun", "s1", "2026-12-01T05:00:02Z", as_of="2026-12-01T05:00:02Z"),
+        _ev("PayoutRequested", "y1", "2026-12-01T05:00:03Z", payout_id="po1", promoter_id="B",
+            amount_fen=1),
+        _ev("PeriodClosed", "c3", "2027-01-01T10:59:59Z", period="2026-12"),
+        _ev("PeriodClosed", "c4", "2027-01-01T11:00:00Z", period="9999-12"),
+        _ev("PeriodClosed", "c5", "2027-01-01T11:00:00Z", period="2026-12"),
+        _ev("PayoutFailed", "y2", "2026-12-01T05:00:04Z", payout_id="po1", reason="")],
     "B8 an unpaired surrogate in an identifier": V2_BASE + [
         '{"type":"PromoterQualified","id":"u1","at":"2026-10-02T00:00:00Z","promoter_id":"\\ud800"}',
         '{"type":"MemberJoined","id":"u2","at":"2026-10-02T00:00:00Z","group_id":"g1",'
@@ -789,6 +811,10 @@ def test_v2_oracle_small_logs_decide_as_documented():
         ("i10", "PeriodClosed", None, None, None, None)]
     assert [e["code"] for e in o.ledger.journal][-5:] == [
         "duplicate_event_id", "duplicate_group", "unknown_order", "unknown_payout", "period_not_ended"]
+    o = Oracle(V2_LOGS["B9 extreme zones and periods"])
+    assert [r["id"] for r in o.rejections] == ["c1", "c3", "c4"]
+    assert {x["event_id"]: x["book"] for x in o.ledger.postings} == {
+        "o1": "2026-12", "o2": "2026-12", "s1": "2026-12", "y1": "2026-12", "y2": "2027-01"}
     o = Oracle(V2_LOGS["B8 an unpaired surrogate in an identifier"])
     assert [(e["id"], e["promoter_id"], e["group_id"]) for e in o.ledger.journal] == [
         ("u1", None, None), ("u2", None, "g1")]
