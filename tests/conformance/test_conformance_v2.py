@@ -93,7 +93,7 @@ KNOWN_ENTRY_MISMATCHES: dict[str, Callable[[dict, dict], bool]] = {
 }
 KNOWN_CASES: dict[str, str] = {
     "B8 an unpaired surrogate in an identifier":
-        "M2: a line whose identifier holds an unpaired surrogate escape (\\ud800) crashes "
+        "M2: a line whose id or identifier holds an unpaired surrogate escape (\\ud800) crashes "
         "append_batch/ingest with UnicodeEncodeError while journalling it (the batch is lost)",
 }
 
@@ -721,6 +721,7 @@ V2_LOGS: dict[str, list[str]] = {
         '{"type":"PromoterQualified","id":"u1","at":"2026-10-02T00:00:00Z","promoter_id":"\\ud800"}',
         '{"type":"MemberJoined","id":"u2","at":"2026-10-02T00:00:00Z","group_id":"g1",'
         '"customer_id":"\\udc00x","invited_by":"B"}',
+        '{"type":"PromoterQualified","id":"\\ud800","at":"2026-10-02T00:00:00Z","promoter_id":"A"}',
         _ev("PromoterQualified", "u3", "2026-10-02T00:00:00Z", promoter_id="A")],
 }
 
@@ -817,7 +818,7 @@ def test_v2_oracle_small_logs_decide_as_documented():
         "o1": "2026-12", "o2": "2026-12", "s1": "2026-12", "y1": "2026-12", "y2": "2027-01"}
     o = Oracle(V2_LOGS["B8 an unpaired surrogate in an identifier"])
     assert [(e["id"], e["promoter_id"], e["group_id"]) for e in o.ledger.journal] == [
-        ("u1", None, None), ("u2", None, "g1")]
+        ("u1", None, None), ("u2", None, "g1"), (None, "A", None)]
 
 
 # --------------------------------------------------------------------------
