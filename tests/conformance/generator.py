@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import random
+import zoneinfo
 
 try:
     from . import reference as R
@@ -191,8 +192,7 @@ class _Gen:
         if self.chance(0.2):   # an older month
             y, m = int(closed[:4]), int(closed[5:])
             month = f"{y - (m == 1):04d}-{(m - 2) % 12 + 1:02d}"
-        tz = R._ZONE_CACHE.get(self.ledger.rules["timezone"]) or __import__("zoneinfo").ZoneInfo(
-            self.ledger.rules["timezone"])
+        tz = zoneinfo.ZoneInfo(self.ledger.rules["timezone"])
         y, m = int(month[:4]), int(month[5:])
         day = self.pick([1, 1, 2, 15, 27, 28])
         local = _dt.datetime(y, m, day, self.rng.randrange(24), self.rng.randrange(60),
