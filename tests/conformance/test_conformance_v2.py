@@ -489,13 +489,41 @@ def _journal_value(entry: Any) -> dict:
     return json.loads(encode_journal_entry(entry))
 
 
-def _api_ingest(ledger: Any, lines: list[str], chunk: int = 50) -> list[tuple[str, str | None]]:
-    """Non-blank lines in batches; (status, code) per line."""
+POSTING_KEYS = ("position", "event_id", "at", "book", "kind", "level", "order_id", "sku",
+                "rate_bps", "base_fen", "payout_id", "from", "to", "amount_fen", "promoter_id")
+
+
+def _posting_value(posting: Any) -> dict:
+    """A library Posting as the oracle keeps it (§6.1 keys plus promoter_id)."""
+    if isinstance(posting, dict):
+        return {k: posting.get(k) for k in POSTING_KEYS}
+    return {k: getattr(posting, "from_" if k == "from" else k) for k in POSTING_KEYS}
+
+
+def _api_ingest(ledger: Any, lines: list[str], chunk: int = 50,
+                postings: list | None = None) -> list[tuple[str, str | None]]:
+    """Non-blank lines in batches; (status, code) per line.  The outcomes'
+    postings (V2_DECISIONS: Outcome.postings), when given a list to fill."""
     texts = [line.encode("utf-8") for line in lines if not R._is_blank(line)]
     outcomes = []
     for i in range(0, len(texts), chunk):
-        outcomes += [(o.status, o.code) for o in ledger.append_batch(texts[i:i + chunk])]
+        for o in ledger.append_batch(texts[i:i + chunk]):
+            outcomes.append((o.status, o.code))
+            if postings is not None and hasattr(o, "postings"):
+                postings.extend(_posting_value(p) for p in o.postings)
     return outcomes
+
+
+def _compare_postings(problems: list[str], label: str, oracle: Oracle, got: list[dict]) -> None:
+    """Every posting, in log order, as the appends returned them (§6.1)."""
+    want = [{k: x[k] for k in POSTING_KEYS} for x in oracle.ledger.postings]
+    if got != want:
+        first = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b),
+                     min(len(want), len(got)))
+        problems.append(f"{label} Outcome.postings: {len(got)} vs oracle {len(want)}; first "
+                        f"difference at posting {first + 1}:\n    expected "
+                        f"{want[first] if first < len(want) else '<end>'}\n    got      "
+                        f"{got[first] if first < len(got) else '<end>'}")
 
 
 def _oracle_outcomes(lines: list[str]) -> list[tuple[str, str | None]]:
@@ -571,8 +599,11 @@ def test_v2_api_matches_oracle(kind, seed, request):
     oracle = Oracle(lines)
     label = f"{kind} seed {seed}"
     with Ledger.open(url) as ledger:
-        outcomes = _api_ingest(ledger, lines)
+        postings: list[dict] = []
+        outcomes = _api_ingest(ledger, lines, postings=postings)
         problems: list[str] = []
+        if knows_period_closed():
+            _compare_postings(problems, label, oracle, postings)
         want = _oracle_outcomes(lines)
         if outcomes != want:
             first = next((i for i, (a, b) in enumerate(zip(want, outcomes)) if a != b),
@@ -741,8 +772,10 @@ def test_v2_small_logs_api(name):
     known: Counter = Counter()
     missing: list[str] = []
     with Ledger.open("memory:") as ledger:
+        postings: list[dict] = []
         try:
-            outcomes = _api_ingest(ledger, lines, chunk=4)
+            outcomes = _api_ingest(ledger, lines, chunk=4, postings=postings)
+            _compare_postings(problems, name, oracle, postings)
         except Exception as error:
             problems.append(f"append_batch raised {error!r}")
         else:
