@@ -5,9 +5,10 @@ through the CLI (SQLite, PostgreSQL) and the API (memory, SQLite, PostgreSQL).
 Random logs come from generator.py with closed months, back-dated
 corrections and bad PeriodClosed lines.  Sizes as in test_conformance.py
 (SUPERNOVA_CONFORMANCE_EVENTS, CI=true).  The CLI costs a process per
-command, so it asks a slim set of variants (every variant for the first seed
-under CI=true) and PostgreSQL takes the first seed (two under CI); the API
-asks every variant in-process on all three stores.  The memory store is
+command, so it takes the first seed (every seed on SQLite and two on
+PostgreSQL under CI=true) and asks a slim set of variants (every variant for
+the first seed under CI=true); the API asks every variant of every seed
+in-process on all three stores.  The memory store is
 per process, so it is compared through the API only.
 
 Where the library does not have a v2 feature yet (PeriodClosed, a command, an
@@ -378,7 +379,7 @@ def test_oracle_closed_month_statement_never_changes(seed):
 # 2. the CLI against the oracle, on SQLite and PostgreSQL
 # --------------------------------------------------------------------------
 
-CLI_CASES = [pytest.param("sqlite", seed, id=f"sqlite-{seed}") for seed in SEEDS] + [
+CLI_CASES = [pytest.param("sqlite", seed, id=f"sqlite-{seed}") for seed in (SEEDS if CI else SEEDS[:1])] + [
     pytest.param("postgres", seed, id=f"postgres-{seed}", marks=pytest.mark.postgres)
     for seed in (SEEDS[:2] if CI else SEEDS[:1])]
 
@@ -860,7 +861,6 @@ def test_v2_worked_example_cli(tmp_path):
     checks: list[tuple[str, list[str], Callable[[], Any]]] = [
         ("explain", ["explain", "B"], lambda: oracle.explain("B")),
         ("explain", ["explain", "A", "--period", "2026-12"], lambda: oracle.explain("A", period="2026-12")),
-        ("explain", ["explain", "B", "--until", "1"], lambda: None),
         ("statement", ["statement", "--period", "2026-11"], lambda: oracle.statement("2026-11")),
         ("statement", ["statement", "--period", "2026-12"], lambda: oracle.statement("2026-12")),
         ("statement", ["statement", "--period", "2026-11", "--until", "12"],
