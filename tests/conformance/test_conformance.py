@@ -201,7 +201,7 @@ def test_oracle_postings_sum_to_balances_on_random_logs():
     """§6.1 on random v2 logs: each promoter's postings sum to its balances, at every
     position (checked inside the oracle per event), and statements chain."""
     for seed in (11, 12, 13):
-        ledger, _, _ = R.run_detailed(generate(seed, 1500))
+        ledger, _, _ = R.run_detailed(generate(seed, 1500, v2=True))
         assert ledger.closed is not None, "the generator closes months"
         months = sorted({x["book"] for x in ledger.postings})
         assert len(months) >= 2
@@ -220,8 +220,8 @@ def test_oracle_postings_sum_to_balances_on_random_logs():
 
 
 def test_generator_is_deterministic_and_covers_every_code():
-    lines = generate(7, 3000)
-    assert lines == generate(7, 3000)
+    lines = generate(7, 3000, v2=True)
+    assert lines == generate(7, 3000, v2=True)
     _, rejections, counts = R.run_detailed(lines)
     codes = {r["code"] for r in rejections}
     expected = {

@@ -355,7 +355,7 @@ def _closed_month_unchanged(problems: list[str], label: str, before: Any, after:
 def test_oracle_closed_month_statement_never_changes(seed):
     """Replaying a random v2 log event by event: after each accepted close, every
     closed month's statement keeps its promoters and totals to the end."""
-    lines = generate(seed, 1200 if not CI else 3000)
+    lines = generate(seed, 1200 if not CI else 3000, v2=True)
     log = R.run_detailed(lines)[0].log
     ledger = R.Ledger()
     pinned: dict[str, dict] = {}
@@ -392,7 +392,7 @@ def _url(kind: str, request: pytest.FixtureRequest) -> str:
 def test_v2_cli_matches_oracle(kind, seed, tmp_path, request):
     _require_v2_log()
     store = _url(kind, request)
-    lines = generate(seed, N_EVENTS, dup_keys=True)
+    lines = generate(seed, N_EVENTS, dup_keys=True, v2=True)
     oracle = Oracle(lines)
     problems: list[str] = []
     known: Counter = Counter()
@@ -927,3 +927,17 @@ def test_cli_ingest_survives_a_surrogate_in_an_identifier(tmp_path):
         problems.append(f"export: {len(export)} events, oracle {len(oracle.log)}")
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+def test_parquet_export_of_a_v2_log(tmp_path):
+    """`export --format parquet` (the Dask audit's input) takes a log with a
+    PeriodClosed.  Known mismatch M3 while it does not (xfail, never a failure)."""
+    pytest.importorskip("pyarrow")
+    _require_v2_log()
+    store = f"sqlite:///{tmp_path / 'x.db'}"
+    _cli(store, "ingest", str(EXAMPLE_V2))
+    proc = _cli(store, "export", "--format", "parquet", "--out", str(tmp_path / "out"))
+    if proc.returncode != 0:
+        pytest.xfail("M3: export --format parquet fails on a log holding a PeriodClosed: "
+                     + proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1][:200])
+    assert any((tmp_path / "out").rglob("*.parquet"))
