@@ -3,7 +3,9 @@
 Money is shown in yuan with two decimals, computed from integer fen with
 ``divmod`` (never floats): ``yuan(-404) == "-4.04"``. Columns are aligned by
 display width, so Chinese city names and ids line up in a terminal
-(East Asian wide and fullwidth characters take two cells).
+(East Asian wide and fullwidth characters take two cells). Every cell and
+title passes through :func:`printable`: ids come from event data, and an ESC,
+BEL or CR in one must not reach the terminal.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .store.base import redact_url
+
 __all__ = [
     "yuan",
     "percent",
     "display_width",
+    "printable",
     "render_table",
     "render_report",
     "render_demo",
@@ -46,6 +51,30 @@ def percent(part: int, whole: int) -> str:
     return f"{sign}{units}.{tenth}%"
 
 
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (ESC, BEL, CR, …), format
+    characters (bidi overrides), line separators and lone surrogates are written
+    as ``\\xNN`` / ``\\uNNNN`` escapes. Printable text passes unchanged."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(_escaped(ch))
+    return "".join(out)
+
+
 def display_width(text: str) -> int:
     """Terminal cells ``text`` takes: two for wide and fullwidth characters, else one."""
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
@@ -65,6 +94,11 @@ def render_table(
     footer: Sequence[str] | None = None,
 ) -> str:
     """A titled table: columns padded to their widest cell, ``right[i]`` aligns column i right."""
+    title = printable(title)
+    headers = [printable(cell) for cell in headers]
+    rows = [[printable(cell) for cell in row] for row in rows]
+    if footer is not None:
+        footer = [printable(cell) for cell in footer]
     body = [list(headers), *map(list, rows)]
     if footer is not None:
         body.append(list(footer))
@@ -266,7 +300,7 @@ def render_demo(
 
     ``rejections_by_code=None``: not known (the events were appended earlier).
     """
-    store = shlex.quote(store_url)
+    store = printable(shlex.quote(redact_url(store_url)))  # the password is never shown
     if rejections_by_code is None:
         rejections = "Rejected events by code: not known here (the events were appended earlier)"
     else:
