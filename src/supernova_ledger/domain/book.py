@@ -182,7 +182,8 @@ class Book:
                 ),
                 None,
             )
-        # _decide and _record inlined: this runs once per appended event.
+        # Decide (the handler: its checks, then its postings and effects) and record, inline:
+        # this runs once per appended event.
         self._event = event
         self._book_month = None
         if self._postings:
@@ -196,32 +197,18 @@ class Book:
         self._digests += digest
         return Outcome("accepted", event.id, position, None, None, tuple(self._postings)), data
 
-    def _decide(self, event: Event) -> Rejection | None:
-        """Run the event's handler: its checks, then (accepted) its postings and effects."""
-        self._event = event
-        self._book_month = None
-        if self._postings:
-            self._postings = []
-        return _HANDLERS[type(event)](self, event)
-
-    def _record(self, event_id: str, data: bytes, digest: bytes, head: str | None) -> None:
-        self.position += 1
-        self.head = chain(self.head, data) if head is None else head
-        self._ids[event_id] = self.position
-        self._digests += digest
-
     def replay(self, event: Event, event_json: bytes, head: str | None = None) -> list[Posting]:
         """Fold a stored event; a stored event that is not accepted means a corrupt log.
 
         Returns the event's postings (a list the next event replaces: copy it
-        to keep it). With ``head`` (the head stored with the event) the hash
+        to keep it; empty while :attr:`keep_postings` is False). With ``head`` (the head stored with the event) the hash
         chain is taken as stored rather than recomputed; ``verify`` is what
         recomputes it."""
         event_id = event.id
         ids = self._ids
         if event_id in ids:
             raise CorruptLog(f"position {self.position + 1}: stored event id {event_id!r} appears twice")
-        # _decide and _record inlined: this runs once per stored event.
+        # Decide and record as submit does, inline: this runs once per stored event.
         self._event = event
         self._book_month = None
         if self._postings:
