@@ -95,13 +95,14 @@ class Result(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False):
         if isinstance(other, Result):
             return type(self) is type(other) and self.to_dict() == other.to_dict()
         if isinstance(other, Mapping):
-            return self.to_dict() == _plain(other)
+            equal: bool = self.to_dict() == _plain(other)
+            return equal
         return NotImplemented
 
     def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)
         if equal is NotImplemented:
-            return NotImplemented  # type: ignore[no-any-return]
+            return NotImplemented
         return not equal
 
     __hash__ = None  # type: ignore[assignment]

@@ -1,21 +1,36 @@
-"""Human-readable tables of a report (SPEC §8). Pure text: no I/O.
+"""Human-readable tables of a report (SPEC §8), drawn with ``rich``. Pure text: no I/O.
 
 Money is shown in yuan with two decimals, computed from integer fen with
 ``divmod`` (never floats): ``yuan(-404) == "-4.04"``. Columns are aligned by
 display width, so Chinese city names and ids line up in a terminal
 (East Asian wide and fullwidth characters take two cells).
+
+Event data (ids, names, rejection messages) reaches a table only as
+:class:`rich.text.Text` after :func:`printable`: rich never reads it as markup
+(``[bold]`` stays literal text), and control characters (ESC, BEL, CR, C1,
+bidirectional overrides, …) are written as ``\\xNN`` escapes, so a crafted id
+cannot recolour, move the cursor or reorder the terminal's text.
 """
 
 from __future__ import annotations
 
+import io
 import shlex
-import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
+
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .results import Result
 
 __all__ = [
     "yuan",
     "percent",
+    "printable",
     "display_width",
     "render_table",
     "render_report",
@@ -24,9 +39,15 @@ __all__ = [
     "render_explain",
     "render_rejections",
     "render_compliance",
+    "compliance_counts",
+    "most",
 ]
 
-Report = Mapping[str, Any]
+#: A report, explanation or statement: a typed result or its JSON as a dict.
+Report = Mapping[str, Any] | Result
+
+#: Tables are drawn this wide at most: wide enough that no column wraps.
+_WIDTH: Final = 1_000
 
 
 def yuan(fen: int) -> str:
@@ -46,14 +67,33 @@ def percent(part: int, whole: int) -> str:
     return f"{sign}{units}.{tenth}%"
 
 
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (ESC, BEL, CR, …), format
+    characters (bidi overrides), line separators and lone surrogates are written
+    as ``\\xNN`` / ``\\uNNNN`` escapes. Printable text passes unchanged."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(_escaped(ch))
+    return "".join(out)
+
+
 def display_width(text: str) -> int:
     """Terminal cells ``text`` takes: two for wide and fullwidth characters, else one."""
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
-
-
-def _pad(text: str, width: int, right: bool) -> str:
-    fill = " " * (width - display_width(text))
-    return fill + text if right else text + fill
+    return cell_len(text)
 
 
 def render_table(
@@ -64,23 +104,28 @@ def render_table(
     *,
     footer: Sequence[str] | None = None,
 ) -> str:
-    """A titled table: columns padded to their widest cell, ``right[i]`` aligns column i right."""
-    body = [list(headers), *map(list, rows)]
-    if footer is not None:
-        body.append(list(footer))
-    widths = [max(display_width(row[i]) for row in body) for i in range(len(headers))]
-    rule = "  ".join("-" * w for w in widths)
+    """A titled table: columns padded to their widest cell, ``right[i]`` aligns column i right.
 
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(_pad(c, w, r) for c, w, r in zip(cells, widths, right)).rstrip()
-
-    out = [title, line(headers), rule]
-    out += [line(row) for row in rows]
+    Every cell and the title are plain text (see :func:`clean`), never rich markup."""
+    table = Table(
+        box=box.SIMPLE, show_edge=False, pad_edge=False,
+        show_footer=footer is not None, collapse_padding=True, padding=(0, 1),
+    )
+    for i, header in enumerate(headers):
+        table.add_column(Text(printable(header)), justify="right" if right[i] else "left", no_wrap=True,
+                         footer=Text(printable(footer[i])) if footer is not None else "")
+    for row in rows:
+        table.add_row(*(Text(printable(cell)) for cell in row))
     if not rows:
-        out.append("(none)")
-    if footer is not None:
-        out += [rule, line(footer)]
-    return "\n".join(out)
+        table.add_row(Text("(none)"), *([""] * (len(headers) - 1)))
+    out = io.StringIO()
+    Console(file=out, width=_WIDTH, color_system=None, force_terminal=False, highlight=False,
+            emoji=False, markup=False, legacy_windows=False).print(table)
+    # The title is a line of its own: rich would wrap a title wider than the table.
+    lines = [printable(title), *(line.rstrip() for line in out.getvalue().splitlines())]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
 
 
 def _top_promoters(report: Report, top: int) -> str:
@@ -348,8 +393,10 @@ def render_rejections(entries: Sequence[Mapping[str, Any]]) -> str:
     ) + "\n"
 
 
-def render_compliance(entries: Sequence[Mapping[str, Any]], top: int = 5) -> str:
-    """Who broke the programme's rules: rejections by code, the most refused groups and owners."""
+def compliance_counts(
+    entries: Sequence[Mapping[str, Any]],
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Rejection-journal entries counted by code, by group and by promoter or owner."""
     by_code: dict[str, int] = {}
     by_group: dict[str, int] = {}
     by_promoter: dict[str, int] = {}
@@ -359,14 +406,24 @@ def render_compliance(entries: Sequence[Mapping[str, Any]], top: int = 5) -> str
             by_group[entry["group_id"]] = by_group.get(entry["group_id"], 0) + 1
         if entry["promoter_id"]:
             by_promoter[entry["promoter_id"]] = by_promoter.get(entry["promoter_id"], 0) + 1
+    return by_code, by_group, by_promoter
 
-    def most(counts: Mapping[str, int]) -> list[list[str]]:
-        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
-        return [[key, f"{count:,}"] for key, count in ordered]
+
+def most(counts: Mapping[str, int], top: int) -> list[tuple[str, int]]:
+    """The ``top`` largest counts, largest first, ties by key."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+
+
+def render_compliance(entries: Sequence[Mapping[str, Any]], top: int = 5) -> str:
+    """Who broke the programme's rules: rejections by code, the most refused groups and owners."""
+    by_code, by_group, by_promoter = compliance_counts(entries)
+
+    def rows(counts: Mapping[str, int]) -> list[list[str]]:
+        return [[key, f"{count:,}"] for key, count in most(counts, top)]
 
     return "\n\n".join([
         _rejections(by_code),
-        render_table(f"Most refused groups (top {top})", ["group", "refused"], most(by_group), [False, True]),
-        render_table(f"Most refused promoters and owners (top {top})", ["promoter", "refused"], most(by_promoter),
+        render_table(f"Most refused groups (top {top})", ["group", "refused"], rows(by_group), [False, True]),
+        render_table(f"Most refused promoters and owners (top {top})", ["promoter", "refused"], rows(by_promoter),
                      [False, True]),
     ])
