@@ -44,10 +44,42 @@ def test_demo_end_to_end_then_verify(tmp_path: Path) -> None:
     assert f"  digest    {report['digest']}" in out
     assert f"supernova-ledger verify --store {store}" in out
     assert "progress" not in err and "\r" not in err  # not a terminal: no bar
+    # the compliance section comes from the rejection journal; the headline is explained
+    assert "Most refused groups (top 5)" in out and "Most refused promoters and owners (top 5)" in out
+    with Ledger.open(store) as ledger:
+        orders = sum(1 for line in ledger.export() if b'"type":"OrderPlaced"' in line)
+    assert f"  {orders:,} orders were placed in all." in out
+    group_orders = sum(g.orders for g in report.groups.values())
+    assert f"  {group_orders:,} of them were placed in a WeChat group" in out
 
     verified = subprocess.run([*CLI, "verify", "--store", store], capture_output=True, text=True)
     assert verified.returncode == 0, verified.stderr
     assert report["log_head"] in verified.stdout
+
+
+def test_demo_next_steps_are_commands_that_work(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'demo.db'}"
+    code, out, err = demo(store)
+    assert code == 0, err
+    steps = out[out.index("Next steps"):].splitlines()
+    commands = [line.strip() for line in steps if line.startswith("    supernova-ledger ")]
+    verbs = [command.split()[1] for command in commands]
+    assert verbs == ["report", "explain", "statement", "verify", "ingest", "rejections"]
+    with Ledger.open(store) as ledger:
+        top = ledger.report().ranking[0].promoter_id
+        month = ledger.daily()[-1].day[:7]
+    assert f"supernova-ledger explain {top} --store {store} --format table" in commands
+    assert f"supernova-ledger statement --period {month} --store {store} --format table" in commands
+    events = tmp_path / "events.jsonl"
+    events.write_bytes((Path(__file__).parent / "golden" / "spec_example_v2.jsonl").read_bytes())
+    for command in commands:
+        args = command.split()[1:]
+        if args[0] == "rejections":
+            args = args[: args.index(">")]
+        done = subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode in ((0, 3) if args[0] == "ingest" else (0,)), (command, done.stderr)
+        assert done.stdout or args[0] == "report"
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 def test_demo_twice_appends_nothing(tmp_path: Path) -> None:

@@ -306,13 +306,23 @@ def render_demo(
     store_url: str,
     *,
     top: int = 10,
+    journal: Sequence[Mapping[str, Any]] | None = None,
+    all_orders: int | None = None,
+    month: str | None = None,
 ) -> str:
-    """:func:`render_report`, the rejections by code, and how to verify the result.
+    """:func:`render_report`, the rule breaches, how to read the headline, how to verify
+    the result, and what to try next.
 
-    ``rejections_by_code=None``: not known (the events were appended earlier).
+    ``journal``: the rejection journal's entries (SPEC §2.1), shown as the
+    compliance section (by code, most refused groups and owners); without it,
+    ``rejections_by_code`` (``None``: not known, the events were appended
+    earlier). ``all_orders``: orders accepted in all, when known. ``month``:
+    the month for the suggested statement.
     """
     store = shlex.quote(store_url)
-    if rejections_by_code is None:
+    if journal is not None:
+        rejections = render_compliance(journal)
+    elif rejections_by_code is None:
         rejections = "Rejected events by code: not known here (the events were appended earlier)"
     else:
         rejections = _rejections(rejections_by_code)
@@ -326,7 +336,57 @@ def render_demo(
         "  Recompute the report; its \"log_head\" and \"digest\" must equal the ones above:",
         f"    supernova-ledger report --store {store}",
     ])
-    return render_report(report, top) + "\n" + rejections + "\n\n" + audit + "\n"
+    return (render_report(report, top) + "\n" + rejections + "\n\n" + _headline(report, all_orders) + "\n\n"
+            + audit + "\n\n" + _next_steps(report, store, month) + "\n")
+
+
+def _headline(report: Report, all_orders: int | None) -> str:
+    """How to read the headline numbers: group orders, ranked orders, all orders."""
+    groups = report["groups"].values()
+    group_orders = sum(g["orders"] for g in groups)
+    ranked_orders = sum(r["orders"] for r in report["ranking"])
+    net = sum(g["net_fen"] for g in groups)
+    lines = ["Reading the numbers"]
+    if all_orders is not None:
+        lines.append(f"  {all_orders:,} orders were placed in all.")
+    lines += [
+        f"  {group_orders:,} of them were placed in a WeChat group: the group, city-tier and daily figures",
+        f"    count these (net GMV {yuan(net)} yuan = paid minus refunded).",
+        f"  {ranked_orders:,} were credited to a promoter at level 1: the ranking counts these. An order can be",
+        "    in both, one or neither (bought outside any group, or credited to nobody).",
+        "  Commission is earned on two levels only: the credited promoter (level 1) and their inviter (level 2).",
+    ]
+    return "\n".join(lines)
+
+
+def _next_steps(report: Report, store: str, month: str | None) -> str:
+    ranking = report["ranking"]
+    lines = [
+        "Next steps",
+        "  See it as charts: one HTML file that opens offline in any browser:",
+        f"    supernova-ledger report --store {store} --format html --out report.html",
+        "    then open report.html (xdg-open report.html, or open report.html on macOS)",
+    ]
+    if ranking:
+        top_id = shlex.quote(printable(ranking[0]["promoter_id"]))
+        lines += [
+            "  Explain the top promoter's commission, posting by posting:",
+            f"    supernova-ledger explain {top_id} --store {store} --format table",
+        ]
+    if month is not None:
+        lines += [
+            f"  This month's statement ({month}): opening balances, movements, closing balances:",
+            f"    supernova-ledger statement --period {month} --store {store} --format table",
+        ]
+    lines += [
+        "  Check the books: replay the log and compare every log head:",
+        f"    supernova-ledger verify --store {store}",
+        "  Keep your own books: ingest JSON Lines, one event a line (docs/events.md lists every event):",
+        "    supernova-ledger ingest events.jsonl --store sqlite:///my-books.db --rejects rejects.jsonl",
+        "  Rejections, for finance, as CSV:",
+        f"    supernova-ledger rejections --store {store} --format csv > rejections.csv",
+    ]
+    return "\n".join(lines)
 
 
 _BALANCE_COLUMNS = ("pending_fen", "available_fen", "in_payout_fen", "paid_out_fen")
