@@ -258,6 +258,13 @@ def python_blocks(doc: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
 
 
+def test_reports_doc_code_runs() -> None:
+    blocks = python_blocks(ROOT / "docs" / "reports.md")
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/reports.md", "exec"), {"__name__": "docs_reports"})
+
+
 def test_embedding_doc_code_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "examples").symlink_to(ROOT / "examples")  # the blocks run from the project folder
     monkeypatch.chdir(tmp_path)
