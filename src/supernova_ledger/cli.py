@@ -441,7 +441,8 @@ def _verify(args: argparse.Namespace) -> int:
         bar = _bar(args, stack, "verify", total=store.head()[0])
         result = verify(_counting_reads(store, bar))
     if args.format == "json":
-        problem = None if result.ok else result.describe()
+        problem = None if result.ok else (
+            result.problem if result.position is None else f"position {result.position}: {result.problem}")
         sys.stdout.buffer.write(canonical_json(
             {"ok": result.ok, "events": result.events, "log_head": result.log_head, "problem": problem}) + b"\n")
         sys.stdout.flush()

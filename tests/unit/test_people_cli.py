@@ -11,6 +11,7 @@ import os
 import pty
 import re
 import select
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -195,6 +196,17 @@ def test_verify_format_json(store: str, capsys: pytest.CaptureFixture[str]) -> N
         expected = {"ok": True, "events": ledger.position, "log_head": ledger.log_head, "problem": None}
     assert code == 0
     assert out == canonical_json(expected).decode() + "\n"
+
+
+def test_verify_format_json_names_the_problem(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with sqlite3.connect(store[len("sqlite:///"):]) as db:
+        (state,) = db.execute("SELECT state FROM stored_events WHERE originator_version = 7").fetchone()
+        db.execute("UPDATE stored_events SET state = ? WHERE originator_version = 7",
+                   (bytes(state).replace(b"9990", b"9999"),))
+    code, out, _ = run(["verify", "--store", store, "--format", "json"], capsys)
+    result = json.loads(out)
+    assert code == 1 and result["ok"] is False and result["events"] == 6
+    assert result["problem"].startswith("position 7: ")
 
 
 def test_table_cells_cannot_carry_markup_or_controls() -> None:
