@@ -309,13 +309,13 @@ def render_html(data: Mapping[str, Any]) -> str:
         (f"{s['group_orders']:,}", f"orders placed in groups ({scope})"),
         (yuan(s["net_fen"]), f"net GMV of group orders, yuan ({scope})"),
         (lower["groups_share"], "of groups are in tier 3-5 cities"),
-        (yuan(levels["level1_fen"] + levels["level2_fen"]), "commission earned, yuan"),
+        (yuan(levels["level1_fen"] + levels["level2_fen"]), "commission earned to date, yuan"),
         (f"{rejections['total']:,}", "events refused"),
     ]
     card_html = "".join(f'<div class="card"><b>{_e(v)}</b><span>{_e(t)}</span></div>' for v, t in cards)
     daily = data["daily"]
-    days_note = (f"{len(daily)} days with group orders; an order counts on the local date it was placed, "
-                 "its refunds with it.")
+    days_note = (f"{len(daily)} {'day' if len(daily) == 1 else 'days'} with group orders; an order counts on "
+                 "the local date it was placed, its refunds with it.")
     tiers = data["tiers"]
     sections = [
         ("Daily GMV of group orders (yuan)",
@@ -335,8 +335,8 @@ def render_html(data: Mapping[str, Any]) -> str:
          + _hbars("top-promoters", "Top promoters by net GMV",
                   [(r["promoter_id"], r["net_gmv_fen"]) for r in data["top_promoters"]], money=True)),
         ("Commission by level (yuan)",
-         "<p class='note'>Two levels only: the promoter credited with the order, and the person who invited them."
-         "</p>"
+         "<p class='note'>Two levels only: the promoter credited with the order, and the person who invited them. "
+         "Balances are the state after the events, whatever the period.</p>"
          + _hbars("levels", "Commission by level",
                   [("level 1 (credited promoter)", levels["level1_fen"]),
                    ("level 2 (their inviter)", levels["level2_fen"])], money=True)
