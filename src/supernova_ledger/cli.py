@@ -171,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", metavar="FILE", default="-", help="output file (- = stdout)")
     simulate.add_argument("--format", choices=("jsonl", "jd-rows"), default="jsonl",
                           help="jsonl or jd-rows: JD Union row pages and events, --out DIR (docs/jd_union.md)")
+    quiet(simulate)
 
     from .adapters.jd_cli import add_ingest_jd
 
@@ -525,6 +526,27 @@ def _simulate(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     events = generate(args.seed, promoters=args.promoters, days=args.days)
+    with ExitStack() as stack:
+        bar = _bar(args, stack, "simulate")
+        if bar is not None:
+            events = _counted(events, bar)
+        return _write_simulation(args, events)
+
+
+def _counted(items: Iterator[Any], bar: Progress) -> Iterator[Any]:
+    pending = 0
+    for item in items:
+        pending += 1
+        if pending == _PROGRESS_EVERY:
+            bar.advance(pending)
+            pending = 0
+        yield item
+    bar.advance(pending)
+
+
+def _write_simulation(args: argparse.Namespace, events: Iterator[Any]) -> int:
+    from .simulate import write_jsonl
+
     if args.out == "-":
         write_jsonl(events, sys.stdout)
     else:

@@ -14,6 +14,7 @@ import select
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -251,9 +252,12 @@ def run_on_terminal(args: list[str]) -> tuple[int, bytes, bytes]:
     env = {**os.environ, "COLUMNS": "120", "TERM": "xterm"}
     with subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=terminal, env=env) as process:
         os.close(terminal)
+        stdout: list[bytes] = []
+        reader = threading.Thread(target=lambda: stdout.append(process.stdout.read() if process.stdout else b""))
+        reader.start()
         drawn = b""
         while True:
-            ready, _, _ = select.select([controller], [], [], 30)
+            ready, _, _ = select.select([controller], [], [], 60)
             if not ready:
                 break
             try:
@@ -263,10 +267,10 @@ def run_on_terminal(args: list[str]) -> tuple[int, bytes, bytes]:
             if not chunk:
                 break
             drawn += chunk
-        stdout = process.stdout.read() if process.stdout else b""
         code = process.wait(timeout=60)
+        reader.join(timeout=60)
     os.close(controller)
-    return code, stdout, drawn
+    return code, stdout[0], drawn
 
 
 @pytest.mark.parametrize("command", [["verify"], ["export"], ["report"], ["statement", "--period", "2026-11"]])
@@ -279,6 +283,13 @@ def test_progress_on_a_terminal_only(store: str, command: list[str]) -> None:
     assert piped.stderr == b"" and piped.stdout == stdout
     quiet = run_on_terminal([*command, "--store", store, "--quiet"])
     assert quiet[2] == b""
+
+
+def test_simulate_progress_on_a_terminal() -> None:
+    code, stdout, drawn = run_on_terminal(["simulate", "--promoters", "30", "--days", "5"])
+    lines = stdout.count(b"\n")
+    assert code == 0 and lines > 1_000
+    assert f"simulate {lines:,} events".encode() in re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", drawn)
 
 
 def test_ingest_progress_counts_bytes_with_a_total(tmp_path: Path) -> None:
