@@ -488,9 +488,10 @@ def _statement(args: argparse.Namespace) -> int:
 
 
 def _rejections(args: argparse.Namespace) -> int:
-    with _open(args) as ledger:
-        entries = (msgspec.to_builtins(entry) for entry in
-                   ledger.rejections(code=args.code, promoter=args.promoter, group=args.group))
+    # The store, not a Ledger: the journal is read as stored, no fold of the log is needed.
+    with open_store(resolve_store_url(args.store)) as store:
+        entries = (msgspec.to_builtins(entry) for _seq, entry in
+                   store.journal(code=args.code, promoter_id=args.promoter, group_id=args.group))
         if args.format == "table":
             from .tables import render_rejections
 
