@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .results import Result
+from .store.base import redact_url
 
 __all__ = [
     "yuan",
@@ -106,7 +107,7 @@ def render_table(
 ) -> str:
     """A titled table: columns padded to their widest cell, ``right[i]`` aligns column i right.
 
-    Every cell and the title are plain text (see :func:`clean`), never rich markup."""
+    Every cell and the title are plain text (see :func:`printable`), never rich markup."""
     table = Table(
         box=box.SIMPLE, show_edge=False, pad_edge=False,
         show_footer=footer is not None, collapse_padding=True, padding=(0, 1),
@@ -319,7 +320,7 @@ def render_demo(
     earlier). ``all_orders``: orders accepted in all, when known. ``month``:
     the month for the suggested statement.
     """
-    store = shlex.quote(store_url)
+    store = printable(shlex.quote(redact_url(store_url)))  # the password is never shown
     if journal is not None:
         rejections = render_compliance(journal)
     elif rejections_by_code is None:
