@@ -11,6 +11,7 @@ import os
 import pty
 import re
 import select
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -297,3 +298,38 @@ def test_ingest_progress_counts_bytes_with_a_total(tmp_path: Path) -> None:
     assert code == 3 and stdout.startswith(b'{"accepted":')
     size = EXAMPLE.stat().st_size
     assert b"ingest" in drawn and f"/{size} bytes".encode() in re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", drawn)
+
+
+def test_ctrl_c_on_a_terminal_ends_the_bar_then_one_line() -> None:
+    """Ctrl-C while a bar is drawn: the bar's line is ended, then one line says so; exit 130."""
+    controller, terminal = pty.openpty()
+    args = [*CLI, "simulate", "--promoters", "300", "--days", "30"]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=terminal, env={**os.environ, "TERM": "xterm"}) as proc:
+        os.close(terminal)
+        sink = threading.Thread(target=lambda: proc.stdout.read() if proc.stdout else b"")
+        sink.start()
+        drawn = b""
+        while b"events" not in drawn:  # wait until the bar is on the terminal
+            ready, _, _ = select.select([controller], [], [], 30)
+            assert ready, "no progress bar within 30 s"
+            drawn += os.read(controller, 65536)
+        proc.send_signal(signal.SIGINT)
+        while True:
+            ready, _, _ = select.select([controller], [], [], 30)
+            if not ready:
+                break
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        code = proc.wait(timeout=60)
+        sink.join(timeout=60)
+    os.close(controller)
+    assert code == 130
+    shown = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", drawn).decode()
+    after_bar = shown[shown.rindex("events") :].split("\n")[1:]
+    assert [line.strip() for line in after_bar if line.strip()] == [
+        "supernova-ledger: interrupted: nothing more was done"]
