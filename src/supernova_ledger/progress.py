@@ -91,7 +91,7 @@ class Progress:
             self._rich = RichProgress(*columns, console=console, auto_refresh=False, get_time=clock,
                                       transient=False, redirect_stdout=False, redirect_stderr=False)
             self._task = self._rich.add_task(label, total=total, note="")
-            self._rich.start()
+        self._started = False  # drawing starts at the first advance: a caller can arrange to close first
 
     @property
     def enabled(self) -> bool:
@@ -102,6 +102,9 @@ class Progress:
         self.done += n
         if self._rich is None or self._closed:
             return
+        if not self._started:
+            self._started = True
+            self._rich.start()
         self._rich.update(self._task, completed=self.done, note=self.note)
         now = self._clock()
         if now - self._last_refresh >= _REFRESH_S:
@@ -114,6 +117,9 @@ class Progress:
             return
         self._closed = True
         if self._rich is not None:
+            if not self._started:
+                self._started = True
+                self._rich.start()
             self._rich.update(self._task, completed=self.done, note=self.note)
             self._rich.refresh()
             self._rich.stop()
