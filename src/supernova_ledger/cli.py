@@ -12,25 +12,28 @@ from __future__ import annotations
 
 import argparse
 import errno
+import io
 import json
 import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, suppress
 from typing import IO, Any, BinaryIO, Final, NoReturn
 
 import msgspec
 
 from .audit import ExpectedHead, export_lines, parse_expected_head, verify
+from .csvout import csv_text, explain_csv_rows, journal_csv_rows, report_csv_rows, statement_csv_rows, write_csv
 from .errors import CorruptLog, SupernovaError
 from .events import MAX_LINE_BYTES, canonical_json
 from .ledger import Ledger, checkpoint_key_from_env, resolve_store_url
-from .store import open_store
+from .progress import Progress, is_terminal
+from .store import LogRecord, LogStore, open_store
 from .tables import printable
 
-__all__ = ["main"]
+__all__ = ["main", "statement_csv_rows"]
 
 PROG: Final = "supernova-ledger"
 INGEST_BATCH: Final = 5_000
@@ -44,6 +47,8 @@ EXIT_OK, EXIT_VERIFY_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 #: Output could not be written (full disk, closed pipe): distinct from verify's 1.
 EXIT_OUTPUT: Final = 4
 EXIT_INTERRUPTED: Final = 130
+#: Count records read on a progress bar this many at a time.
+_PROGRESS_EVERY: Final = 1_024
 
 
 class _Usage(Exception):
@@ -97,74 +102,125 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(message)
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default (unless its text already says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("supernova-ledger")
+    except Exception:  # noqa: BLE001 - not installed as a distribution: the source's own number
+        from . import __version__
+
+        return __version__
+
+
+#: What ``--format`` offers, per command; the first is the default.
+REPORT_FORMATS: Final = ("json", "table", "csv", "html")
+REPORT_TABLES: Final = ("promoters", "groups", "tiers", "ranking")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="A deterministic, auditable commission ledger.")
+    parser = _Parser(prog=PROG, description="A deterministic, auditable commission ledger.",
+                     formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                        help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     store_help = "store URL: sqlite:///PATH, postgresql://…, memory: (default $SUPERNOVA_STORE or sqlite:///supernova.db)"
+    until_help = "the state after the first N events (default: all events)"
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = commands.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpFormatter)
         sub.add_argument("--store", metavar="URL", help=store_help)
         return sub
 
+    def quiet(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--quiet", action="store_true",
+                         help="no progress bar even on a terminal (default: a bar on a terminal, never on a pipe)")
+
     ingest = command("ingest", "append JSON Lines events from files (- = stdin)")
-    ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest.add_argument("files", nargs="+", metavar="FILE", help="JSON Lines files, - for standard input")
     ingest.add_argument("--rejects", metavar="PATH",
                         help="write one JSON line per rejection here (- = stdout); never the store, an input, "
-                             "or a non-empty file that is not a rejects file")
-    ingest.add_argument("--quiet", action="store_true", help="no progress bar even on a terminal")
+                             "or a non-empty file that is not a rejects file (default: nowhere)")
+    quiet(ingest)
 
-    report = command("report", "print the report (SPEC §8)")
-    report.add_argument("--period", metavar="YYYY-MM[-DD]", help="scope order figures to a month or day")
-    report.add_argument("--top", type=_nonnegative, metavar="K", help="keep the first K of the ranking")
-    report.add_argument("--until", type=_nonnegative, metavar="N", help="the state after the first N events")
-    report.add_argument("--format", choices=("json", "table"), default="json", help="json (default) or table")
+    report = command("report", "print the report (SPEC §8), or write it as HTML with charts")
+    report.add_argument("--period", metavar="YYYY-MM[-DD]",
+                        help="scope order figures to a month or day (default: all periods)")
+    report.add_argument("--top", type=_nonnegative, metavar="K", help="keep the first K of the ranking (default: all)")
+    report.add_argument("--until", type=_nonnegative, metavar="N", help=until_help)
+    report.add_argument("--format", choices=REPORT_FORMATS, default="json",
+                        help="json (canonical), table (for people), csv (one --table) or html (charts; see --out)")
+    report.add_argument("--table", choices=REPORT_TABLES, default="promoters",
+                        help="with --format csv: which table of the report")
+    report.add_argument("--out", metavar="FILE", default="-", help="write here instead of standard output (- = stdout)")
+    quiet(report)
 
     export = command("export", "print the log as canonical JSON Lines")
     # --format parquet: supernova_ledger.scale.parquet (the scale extra); see docs/scaling.md.
     export.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl",
-                        help="jsonl (default: to stdout) or parquet (files under --out DIR; needs the scale extra)")
-    export.add_argument("--out", metavar="DIR", help="for --format parquet: a new or empty directory")
+                        help="jsonl (to stdout) or parquet (files under --out DIR; needs the scale extra)")
+    export.add_argument("--out", metavar="DIR", help="for --format parquet: a new or empty directory (default: none)")
+    quiet(export)
     verify_cmd = command("verify", "replay the store and check the log head")
     verify_cmd.add_argument("--expect", action="append", default=[], metavar="HEAD[@POSITION]",
-                            help="a log head published earlier: fail when the log no longer holds it (repeatable)")
+                            help="a log head published earlier: fail when the log no longer holds it "
+                                 "(repeatable; default: none)")
+    verify_cmd.add_argument("--format", choices=("table", "json"), default="table",
+                            help='table: one line for people; json: {"ok","events","log_head","problem"}')
+    quiet(verify_cmd)
 
     explain = command("explain", "every posting of one promoter, with its balances (SPEC §8.2)")
     explain.add_argument("promoter", metavar="PROMOTER", help="the promoter's id")
-    explain.add_argument("--period", metavar="YYYY-MM", help="only the postings booked in this month")
-    explain.add_argument("--until", type=_nonnegative, metavar="N", help="the state after the first N events")
-    explain.add_argument("--format", choices=("json", "table"), default="json", help="json (default) or table")
+    explain.add_argument("--period", metavar="YYYY-MM", help="only the postings booked in this month (default: all)")
+    explain.add_argument("--until", type=_nonnegative, metavar="N", help=until_help)
+    explain.add_argument("--format", choices=("json", "table", "csv"), default="json",
+                         help="json (canonical), table or csv (one row per posting)")
+    quiet(explain)
 
     statement = command("statement", "opening, movements and closing balances of a month (SPEC §8.3)")
-    statement.add_argument("--period", metavar="YYYY-MM", required=True, help="the month (booking period)")
-    statement.add_argument("--until", type=_nonnegative, metavar="N", help="the state after the first N events")
-    statement.add_argument("--promoter", metavar="ID", help="only this promoter (totals too)")
+    statement.add_argument("--period", metavar="YYYY-MM", required=True, help="the month (booking period; required)")
+    statement.add_argument("--until", type=_nonnegative, metavar="N", help=until_help)
+    statement.add_argument("--promoter", metavar="ID", help="only this promoter, totals too (default: all)")
     statement.add_argument("--format", choices=("json", "csv", "table"), default="json",
-                           help="json (default), csv (one row per promoter) or table")
+                           help="json (canonical), csv (one row per promoter) or table")
+    quiet(statement)
 
     rejections = command("rejections", "the rejection journal, oldest first (SPEC §2.1)")
-    rejections.add_argument("--code", metavar="CODE", help="only this rejection code")
-    rejections.add_argument("--promoter", metavar="ID", help="only rejections naming this promoter or owner")
-    rejections.add_argument("--group", metavar="ID", help="only rejections naming this group")
+    rejections.add_argument("--code", metavar="CODE", help="only this rejection code (default: all)")
+    rejections.add_argument("--promoter", metavar="ID", help="only rejections naming this promoter or owner (default: all)")
+    rejections.add_argument("--group", metavar="ID", help="only rejections naming this group (default: all)")
     rejections.add_argument("--format", choices=("json", "csv", "table"), default="json",
-                            help="json (default: JSON Lines), csv or table")
+                            help="json (JSON Lines), csv or table")
 
-    simulate = commands.add_parser("simulate", help="write a seeded, realistic programme as JSON Lines")
-    simulate.add_argument("--seed", type=int, default=7)
-    simulate.add_argument("--promoters", type=_nonnegative, default=300)
-    simulate.add_argument("--days", type=_nonnegative, default=30)
-    simulate.add_argument("--out", metavar="FILE", default="-", help="output file (default - = stdout)")
+    simulate = commands.add_parser("simulate", help="write a seeded, realistic programme as JSON Lines",
+                                   description="write a seeded, realistic programme as JSON Lines",
+                                   formatter_class=_HelpFormatter)
+    simulate.add_argument("--seed", type=int, default=7, help="the random seed: same seed, same events")
+    simulate.add_argument("--promoters", type=_nonnegative, default=300, help="promoters to simulate")
+    simulate.add_argument("--days", type=_nonnegative, default=30, help="days to simulate")
+    simulate.add_argument("--out", metavar="FILE", default="-", help="output file (- = stdout)")
     simulate.add_argument("--format", choices=("jsonl", "jd-rows"), default="jsonl",
-                          help="jsonl (default) or jd-rows: JD Union row pages and events, --out DIR (docs/jd_union.md)")
+                          help="jsonl or jd-rows: JD Union row pages and events, --out DIR (docs/jd_union.md)")
+    quiet(simulate)
 
     from .adapters.jd_cli import add_ingest_jd
 
     add_ingest_jd(command)
 
     demo = command("demo", "simulate a programme into the store and show it")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--promoters", type=_nonnegative, default=None)
-    demo.add_argument("--days", type=_nonnegative, default=None)
+    demo.add_argument("--seed", type=int, default=7, help="the random seed: same seed, same programme")
+    demo.add_argument("--promoters", type=_nonnegative, default=None, help="promoters to simulate (default: 300)")
+    demo.add_argument("--days", type=_nonnegative, default=None, help="days to simulate (default: 30)")
     return parser
 
 
@@ -458,37 +514,124 @@ def _ingest_batch(
             if rejects is not None:
                 rejects.write({"line": number, "id": outcome.id, "code": outcome.code, "message": outcome.message})
     if progress is not None:
-        progress.advance(len(batch))
+        progress.advance(sum(len(raw) + 1 for _, raw in batch))  # bytes read, about (blank lines are skipped)
     if ledger.events_since_checkpoint >= CHECKPOINT_EVERY:
         ledger.checkpoint()
 
 
-def _progress(args: argparse.Namespace, stack: ExitStack) -> Any:
-    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+def _input_bytes(files: Sequence[str]) -> int | None:
+    """The inputs' total size when every one is a regular file (stdin too, when redirected from one)."""
+    total = 0
+    for name in files:
+        try:
+            info = os.fstat(sys.stdin.fileno()) if name == "-" else os.stat(name)
+        except (OSError, ValueError, AttributeError):
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        total += info.st_size
+    return total
+
+
+def _progress(args: argparse.Namespace, stack: ExitStack) -> Progress | None:
+    """Ingest's bar: bytes read of the inputs' total (with the time left) when their size is known."""
+    return _bar(args, stack, "ingest", total=_input_bytes(args.files), unit="bytes")
+
+
+def _bar(
+    args: argparse.Namespace, stack: ExitStack, label: str, *, total: int | None = None, unit: str = "events"
+) -> Progress | None:
+    """A progress bar on stderr when it is a terminal (never on a pipe) and ``--quiet`` is not given."""
+    if getattr(args, "quiet", False) or not is_terminal(sys.stderr):
         return None
-    try:
-        from .progress import Progress
-    except ImportError:  # pragma: no cover - progress is optional sugar
-        return None
-    bar = Progress(None, "ingest")
+    bar = Progress(total, label, sys.stderr, unit=unit)
     stack.callback(bar.close)
     return bar
+
+
+def _counting_reads(store: LogStore, bar: Progress | None) -> LogStore:
+    """``store``, its ``read`` counting the records it yields on ``bar`` (``None``: unchanged)."""
+    if bar is None:
+        return store
+    original = store.read
+
+    def read(start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
+        pending = 0
+        for record in original(start, stop):
+            pending += 1
+            if pending == _PROGRESS_EVERY:
+                bar.advance(pending)
+                pending = 0
+            yield record
+        bar.advance(pending)
+
+    setattr(store, "read", read)  # noqa: B010 - an instance attribute over the method
+    return store
+
+
+def _open_reading(args: argparse.Namespace, stack: ExitStack, label: str) -> Ledger:
+    """The ledger at ``--store`` for a command that reads: a bar counts the events folded
+    (opening, ``--until``, explain and statement replays) on a terminal."""
+    bar = _bar(args, stack, label)
+    store = _counting_reads(open_store(resolve_store_url(args.store), create=False), bar)
+    try:
+        ledger = Ledger(store)
+    except BaseException:
+        store.close()
+        raise
+    stack.enter_context(ledger)
+    if ledger.checkpoint_problem:
+        print(f"{PROG}: warning: {printable(ledger.checkpoint_problem)}; replayed the log instead", file=sys.stderr)
+    return ledger
+
+
+def _write_out(path: str, data: bytes) -> None:
+    """``data`` to standard output (``-``) or to ``path``, replaced whole (a temporary file renamed)."""
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    _check_writable(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.remove(temp)
+        raise
+
+
+def _csv_bytes(rows: Iterable[Sequence[str | int]]) -> bytes:
+    return csv_text(rows).encode("utf-8")
 
 
 # -- report, export, verify -----------------------------------------------------
 
 
 def _report(args: argparse.Namespace) -> int:
-    with _open(args) as ledger:
+    if args.table != "promoters" and args.format != "csv":
+        raise _Usage("report: --table goes with --format csv")
+    with ExitStack() as stack:
+        ledger = _open_reading(args, stack, "report")
         report = ledger.report(period=args.period, top=args.top, until=args.until)
-        entries = [msgspec.to_builtins(entry) for entry in ledger.rejections()] if args.format == "table" else []
-    if args.format == "table":
-        from .tables import render_compliance, render_report
+        if args.format == "html":
+            from .html_report import gather, render_html
 
-        sys.stdout.write(render_report(report) + "\n" + render_compliance(entries) + "\n")
-    else:
-        sys.stdout.buffer.write(canonical_json(report) + b"\n")
-    sys.stdout.flush()
+            data = render_html(gather(ledger, report, until=args.until)).encode("utf-8")
+        elif args.format == "table":
+            from .tables import render_compliance, render_report
+
+            entries = [msgspec.to_builtins(entry) for entry in ledger.rejections()]
+            data = (render_report(report) + "\n" + render_compliance(entries) + "\n").encode("utf-8")
+        elif args.format == "csv":
+            data = _csv_bytes(report_csv_rows(report, args.table))
+        else:
+            data = report.to_json() + b"\n"
+    _write_out(args.out, data)
     return EXIT_OK
 
 
@@ -497,8 +640,10 @@ def _export(args: argparse.Namespace) -> int:
         return _export_parquet(args)
     out = sys.stdout.buffer
     # Straight from the store: exporting needs no fold of the log.
-    with open_store(resolve_store_url(args.store), create=False) as store:
-        for line in export_lines(store):
+    with ExitStack() as stack:
+        store = stack.enter_context(open_store(resolve_store_url(args.store), create=False))
+        bar = _bar(args, stack, "export", total=store.head()[0])
+        for line in export_lines(_counting_reads(store, bar)):
             out.write(line + b"\n")
     out.flush()
     return EXIT_OK
@@ -522,11 +667,20 @@ def _verify(args: argparse.Namespace) -> int:
     # log must reach verify to be located, not stop the open.
     expect: list[ExpectedHead] = [parse_expected_head(text) for text in args.expect]
     key = checkpoint_key_from_env()
-    with open_store(resolve_store_url(args.store), create=False) as store:
-        result = verify(store, expect=expect, key=key)
-    out = sys.stdout if result.ok else sys.stderr
-    out.write(printable(result.describe()) + "\n")
-    out.flush()
+    with ExitStack() as stack:
+        store = stack.enter_context(open_store(resolve_store_url(args.store), create=False))
+        bar = _bar(args, stack, "verify", total=store.head()[0])
+        result = verify(_counting_reads(store, bar), expect=expect, key=key)
+    if args.format == "json":
+        problem = None if result.ok else (
+            result.problem if result.position is None else f"position {result.position}: {result.problem}")
+        sys.stdout.buffer.write(canonical_json(
+            {"ok": result.ok, "events": result.events, "log_head": result.log_head, "problem": problem}) + b"\n")
+        sys.stdout.flush()
+    else:
+        out = sys.stdout if result.ok else sys.stderr
+        out.write(printable(result.describe()) + "\n")
+        out.flush()
     return EXIT_OK if result.ok else EXIT_VERIFY_FAILED
 
 
@@ -534,76 +688,53 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    with _open(args) as ledger:
+    with ExitStack() as stack:
+        ledger = _open_reading(args, stack, "explain")
         explanation = ledger.explain(args.promoter, period=args.period, until=args.until)
     if args.format == "table":
         from .tables import render_explain
 
         sys.stdout.write(render_explain(explanation))
+    elif args.format == "csv":
+        sys.stdout.buffer.write(_csv_bytes(explain_csv_rows(explanation)))
     else:
-        sys.stdout.buffer.write(canonical_json(explanation) + b"\n")
+        sys.stdout.buffer.write(explanation.to_json() + b"\n")
     sys.stdout.flush()
     return EXIT_OK
 
 
-def statement_csv_rows(statement: dict[str, Any]) -> list[list[Any]]:
-    """A statement as CSV rows: a header, then one row per promoter (the JSON's columns flattened)."""
-    from .domain.accounts import MOVEMENT_KEYS
-    from .domain.state import BALANCE_FIELDS
-
-    header = ["promoter_id", *(f"opening_{b}" for b in BALANCE_FIELDS), *MOVEMENT_KEYS,
-              *(f"closing_{b}" for b in BALANCE_FIELDS)]
-    rows: list[list[Any]] = [header]
-    for promoter_id, account in sorted(statement["promoters"].items()):
-        rows.append([promoter_id, *(account["opening"][b] for b in BALANCE_FIELDS),
-                     *(account[k] for k in MOVEMENT_KEYS), *(account["closing"][b] for b in BALANCE_FIELDS)])
-    return rows
-
-
-def _write_csv(rows: Iterator[list[Any]] | list[list[Any]]) -> None:
-    import csv
-    import io
-
-    text = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
-    try:
-        writer = csv.writer(text, lineterminator="\r\n")
-        for row in rows:
-            writer.writerow(row)
-        text.flush()
-    finally:
-        text.detach()
-
-
 def _statement(args: argparse.Namespace) -> int:
-    with _open(args) as ledger:
+    with ExitStack() as stack:
+        ledger = _open_reading(args, stack, "statement")
         statement = ledger.statement(args.period, until=args.until, promoter=args.promoter)
     if args.format == "table":
         from .tables import render_statement
 
         sys.stdout.write(render_statement(statement))
     elif args.format == "csv":
-        _write_csv(statement_csv_rows(statement))
+        sys.stdout.buffer.write(_csv_bytes(statement_csv_rows(statement)))
     else:
-        sys.stdout.buffer.write(canonical_json(statement) + b"\n")
+        sys.stdout.buffer.write(statement.to_json() + b"\n")
     sys.stdout.flush()
     return EXIT_OK
 
 
-#: The columns of ``rejections --format csv``, in the order of SPEC §2.1.
-JOURNAL_COLUMNS: Final = ("position", "id", "type", "code", "message", "promoter_id", "group_id", "order_id", "payout_id")
-
-
 def _rejections(args: argparse.Namespace) -> int:
-    with _open(args) as ledger:
-        entries = ledger.rejections(code=args.code, promoter=args.promoter, group=args.group)
+    # The store, not a Ledger: the journal is read as stored, no fold of the log is needed.
+    with open_store(resolve_store_url(args.store), create=False) as store:
+        entries = (msgspec.to_builtins(entry) for _seq, entry in
+                   store.journal(code=args.code, promoter_id=args.promoter, group_id=args.group))
         if args.format == "table":
             from .tables import render_rejections
 
-            sys.stdout.write(render_rejections([msgspec.to_builtins(entry) for entry in entries]))
+            sys.stdout.write(render_rejections(list(entries)))
         elif args.format == "csv":
-            _write_csv(iter([list(JOURNAL_COLUMNS), *(
-                [msgspec.to_builtins(entry)[column] for column in JOURNAL_COLUMNS] for entry in entries
-            )]))
+            text = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
+            try:
+                write_csv(journal_csv_rows(entries), text)
+                text.flush()
+            finally:
+                text.detach()
         else:
             out = sys.stdout.buffer
             for entry in entries:
@@ -628,6 +759,27 @@ def _simulate(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     events = generate(args.seed, promoters=args.promoters, days=args.days)
+    with ExitStack() as stack:
+        bar = _bar(args, stack, "simulate")
+        if bar is not None:
+            events = _counted(events, bar)
+        return _write_simulation(args, events)
+
+
+def _counted(items: Iterator[Any], bar: Progress) -> Iterator[Any]:
+    pending = 0
+    for item in items:
+        pending += 1
+        if pending == _PROGRESS_EVERY:
+            bar.advance(pending)
+            pending = 0
+        yield item
+    bar.advance(pending)
+
+
+def _write_simulation(args: argparse.Namespace, events: Iterator[Any]) -> int:
+    from .simulate import write_jsonl
+
     if args.out == "-":
         write_jsonl(events, sys.stdout)
     else:

@@ -23,10 +23,11 @@ from .audit import ExpectedHead, Verification, export_lines, parse_expected_head
 from .domain.accounts import build_explain, build_statement
 from .domain.book import GENESIS_HEAD, Book, Outcome, chain
 from .domain.postings import Posting
-from .domain.report import build_report, with_digest
+from .domain.report import build_report, daily_gmv, with_digest
 from .domain.snapshot import CheckpointError, restore, seal, snapshot, unseal
 from .errors import ConcurrencyConflict, CorruptLog, UsageError
 from .events import DecodeFailure, Event, coerce_event, decode_stored, readable_fields
+from .results import Balances, DayFigures, Explanation, Report, Statement
 from .store import LogRecord, LogStore, open_store
 from .store.base import MAX_JOURNAL_MESSAGE_CHARS, JournalEntry, StateChanges
 
@@ -294,8 +295,18 @@ class Ledger:
 
     # -- reading ----------------------------------------------------------------
 
-    def report(self, period: str | None = None, top: int | None = None, until: int | None = None) -> dict[str, Any]:
-        """The SPEC §8 report, with ``digest``; ``until`` = state after the first N events."""
+    def report(self, period: str | None = None, top: int | None = None, until: int | None = None) -> Report:
+        """The SPEC §8 report, with ``digest``; ``until`` = state after the first N events.
+
+        A typed :class:`~supernova_ledger.results.Report`; ``to_json()`` is the
+        SPEC JSON, and ``report["digest"]``-style access still works."""
+        return Report.from_dict(with_digest(build_report(self._book_until(until), period, top)))
+
+    def daily(self, until: int | None = None) -> list[DayFigures]:
+        """Per local day, the orders placed in groups: what ``report(period=DAY)`` sums over its groups."""
+        return [DayFigures.from_dict(day) for day in daily_gmv(self._book_until(until))]
+
+    def _book_until(self, until: int | None) -> Book:
         self._ensure_open()
         self._catch_up()
         if until is not None and until < 0:
@@ -304,7 +315,7 @@ class Ledger:
         if until is not None and until < book.position:
             book = Book()
             _fold(book, self._store.read(1, until))
-        return with_digest(build_report(book, period, top))
+        return book
 
     def rejections(
         self, code: str | None = None, promoter: str | None = None, group: str | None = None
@@ -319,22 +330,30 @@ class Ledger:
         self._ensure_open()
         return self._store.read_state(keys)
 
-    def explain(self, promoter_id: str, period: str | None = None, until: int | None = None) -> dict[str, Any]:
+    def explain(self, promoter_id: str, period: str | None = None, until: int | None = None) -> Explanation:
         """SPEC §8.2: every posting of one promoter (booked in ``period``, if given), with its balances.
 
         Raises :class:`UsageError` (code ``unknown_promoter``) when the promoter
         has not joined within the events."""
         book, postings = self._postings_until(until, lambda p: p.promoter_id == promoter_id)
-        return with_digest(build_explain(book, promoter_id, postings, period))
+        return Explanation.from_dict(with_digest(build_explain(book, promoter_id, postings, period)))
 
-    def statement(self, period: str, until: int | None = None, promoter: str | None = None) -> dict[str, Any]:
+    def statement(self, period: str, until: int | None = None, promoter: str | None = None) -> Statement:
         """SPEC §8.3: opening balances, movements and closing balances of ``period`` (``YYYY-MM``).
 
         ``promoter`` keeps one promoter (in ``promoters`` and ``totals``)."""
         book, postings = self._postings_until(
             until, None if promoter is None else (lambda p: p.promoter_id == promoter)
         )
-        return with_digest(build_statement(book, postings, period, promoter))
+        return Statement.from_dict(with_digest(build_statement(book, postings, period, promoter)))
+
+    def latest_statement(self, until: int | None = None) -> Statement | None:
+        """The statement of the latest month with a posting booked in it (None: no posting yet)."""
+        book, postings = self._postings_until(until, None)
+        if not postings:
+            return None
+        period = max(posting.book for posting in postings)
+        return Statement.from_dict(with_digest(build_statement(book, postings, period)))
 
     def _postings_until(
         self, until: int | None, keep: Callable[[Posting], bool] | None
@@ -355,12 +374,12 @@ class Ledger:
         _fold(book, self._store.read(1, stop), sink)
         return book, kept
 
-    def balance(self, promoter_id: str) -> dict[str, int] | None:
-        """One promoter's six balances, or None if it never joined."""
+    def balance(self, promoter_id: str) -> Balances | None:
+        """One promoter's six balances (typed; ``balance["available_fen"]`` works too), or None if it never joined."""
         self._ensure_open()
         self._catch_up()
         promoter = self._book.promoters.get(promoter_id)
-        return None if promoter is None else promoter.balances()
+        return None if promoter is None else Balances(**promoter.balances())
 
     def export(self) -> Iterator[bytes]:
         """The log as canonical JSON Lines (each item without newline)."""
