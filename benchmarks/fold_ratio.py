@@ -98,7 +98,10 @@ def _replay(log: list[Any]) -> Any:
     from supernova_ledger.ledger import _fold
 
     book = Book()
-    _fold(book, iter(log))
+    try:
+        _fold(book, iter(log), freeze=True)  # a ledger's book lives on (trees with gc.freeze opt-in)
+    except TypeError:
+        _fold(book, iter(log))
     return book
 
 

@@ -81,12 +81,16 @@ def checkpoint_key_from_env() -> bytes | None:
 PostingSink = Callable[[Sequence[Posting]], None]
 
 
-def _fold(book: Book, records: Iterator[LogRecord], sink: PostingSink | None = None) -> None:
-    """Fold stored records into ``book``; ``sink`` receives each event's postings."""
+def _fold(
+    book: Book, records: Iterator[LogRecord], sink: PostingSink | None = None, *, freeze: bool = False
+) -> None:
+    """Fold stored records into ``book``; ``sink`` receives each event's postings.
+
+    ``freeze``: ``book`` is state that lives on (see :func:`paused_gc`)."""
     keep = book.keep_postings
     book.keep_postings = sink is not None  # nobody reads them: apply the movements only
     try:
-        with paused_gc():
+        with paused_gc(freeze=freeze):
             _fold_records(book, records, sink)
     finally:
         book.keep_postings = keep
