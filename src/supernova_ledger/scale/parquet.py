@@ -1,4 +1,4 @@
-"""``export --format parquet``: the log and its decisions as Parquet files (needs pyarrow).
+"""``export --format parquet``: the log, its postings and its decisions as Parquet files (needs pyarrow).
 
 :func:`export_parquet` folds the log once (:class:`~.decisions.Decider`) and
 writes, under ``out_dir``, one directory per table of ``part-NNNNN.parquet``
@@ -7,9 +7,12 @@ files (at most :data:`ROWS_PER_FILE` rows each) and ``manifest.json``:
 =================  ===================================================================
 ``events``         position, id, type, at, event (canonical JSON, SPEC §7), head
 ``decisions``      position, type, decision (the :class:`~.decisions.Decision` as JSON)
+``postings``       every SPEC §6.1 field of each posting (``position`` first, then
+                   ``promoter_id``, then the rest in §6.1 order; null where it does
+                   not apply), in log order: a promoter's balances are their sum
 ``promoters``      position, promoter_id, program, inviter_id
+``invites``        position, promoter_id (the inviter: one row per invitee)
 ``flags``          position, promoter_id, flag, value
-``balances``       position, promoter_id, invitees and the six balances (moves)
 ``groups``         position, group_id, owner_id, city_tier
 ``group_deltas``   position, group_id, closed, members, pushes (moves)
 ``group_days``     position, group_id, local_date, orders, gross_fen, refunded_fen (moves)
@@ -37,16 +40,24 @@ import pyarrow.parquet as pq
 
 from ..errors import UsageError
 from ..store import open_store
+from ..domain.postings import POSTING_KEYS, posting_dict
 from .decisions import Decider, Decision, encode_decision
 
-__all__ = ["PARQUET_FORMAT", "ROWS_PER_FILE", "TABLES", "SUMMED_COLUMNS", "export_parquet", "read_manifest"]
+__all__ = ["PARQUET_FORMAT", "ROWS_PER_FILE", "TABLES", "SUMMED_COLUMNS", "POSTING_COLUMNS", "export_parquet",
+           "read_manifest"]
 
-PARQUET_FORMAT: Final = "supernova-ledger/parquet@1"
+#: ``@2``: postings and invites replace v1's ``balances`` table of balance moves.
+PARQUET_FORMAT: Final = "supernova-ledger/parquet@2"
 ROWS_PER_FILE: Final = 250_000
 MANIFEST: Final = "manifest.json"
 _INT64_MAX: Final = 2**63 - 1
 
 _i64, _str, _bool = pa.int64(), pa.string(), pa.bool_()
+
+#: The integer fields of a posting (SPEC §6.1); the others are strings.
+_POSTING_INTS: Final = frozenset({"position", "level", "rate_bps", "base_fen", "amount_fen"})
+#: Columns of ``postings``: position, promoter_id, then the rest of SPEC §6.1 in its order.
+POSTING_COLUMNS: Final = ("position", "promoter_id", *(key for key in POSTING_KEYS if key != "position"))
 
 #: Table name -> Arrow schema.
 TABLES: Final[dict[str, pa.Schema]] = {
@@ -55,9 +66,8 @@ TABLES: Final[dict[str, pa.Schema]] = {
     "decisions": pa.schema([("position", _i64), ("type", _str), ("decision", _str)]),
     "promoters": pa.schema([("position", _i64), ("promoter_id", _str), ("program", _str), ("inviter_id", _str)]),
     "flags": pa.schema([("position", _i64), ("promoter_id", _str), ("flag", _str), ("value", _bool)]),
-    "balances": pa.schema([("position", _i64), ("promoter_id", _str), ("invitees", _i64), ("pending_fen", _i64),
-                           ("available_fen", _i64), ("in_payout_fen", _i64), ("paid_out_fen", _i64),
-                           ("level1_fen", _i64), ("level2_fen", _i64)]),
+    "postings": pa.schema([(name, _i64 if name in _POSTING_INTS else _str) for name in POSTING_COLUMNS]),
+    "invites": pa.schema([("position", _i64), ("promoter_id", _str)]),
     "groups": pa.schema([("position", _i64), ("group_id", _str), ("owner_id", _str), ("city_tier", _i64)]),
     "group_deltas": pa.schema([("position", _i64), ("group_id", _str), ("closed", _i64), ("members", _i64),
                                ("pushes", _i64)]),
@@ -70,8 +80,7 @@ TABLES: Final[dict[str, pa.Schema]] = {
 
 #: Columns a reader sums (the rest are keys, positions or set-once values).
 SUMMED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "balances": ("invitees", "pending_fen", "available_fen", "in_payout_fen", "paid_out_fen", "level1_fen",
-                 "level2_fen"),
+    "postings": ("amount_fen",),
     "group_deltas": ("closed", "members", "pushes"),
     "group_days": ("orders", "gross_fen", "refunded_fen"),
     "ranks": ("orders", "net_gmv_fen"),
@@ -122,13 +131,16 @@ class _TableWriter:
 
 def _fact_rows(decision: Decision) -> Iterable[tuple[str, tuple[Any, ...]]]:
     p = decision.position
+    for posting in decision.postings:
+        spec = posting_dict(posting)
+        spec["promoter_id"] = posting.promoter_id
+        yield "postings", tuple(spec[name] for name in POSTING_COLUMNS)
     for f in decision.promoters:
         yield "promoters", (p, f.promoter_id, f.program, f.inviter_id)
+    for i in decision.invites:
+        yield "invites", (p, i.promoter_id)
     for g in decision.flags:
         yield "flags", (p, g.promoter_id, g.flag, g.value)
-    for b in decision.balances:
-        yield "balances", (p, b.promoter_id, b.invitees, b.pending_fen, b.available_fen, b.in_payout_fen,
-                           b.paid_out_fen, b.level1_fen, b.level2_fen)
     for o in decision.groups:
         yield "groups", (p, o.group_id, o.owner_id, o.city_tier)
     for d in decision.group_deltas:
