@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from strategies import ledger_logs
 
 from supernova_ledger import Ledger
 from supernova_ledger.errors import CorruptLog, UsageError
-from supernova_ledger.domain.postings import posting_dict
+from supernova_ledger.domain.postings import Posting, posting_dict, sum_postings
 from supernova_ledger.scale.decisions import (
     Decider,
     Decision,
@@ -188,3 +190,25 @@ def test_the_decider_refuses_a_tampered_log(spec_ledger: Ledger) -> None:
     tampered = LogRecord(2, records[1].event.replace(b'"A"', b'"Z"'), records[1].head)
     with pytest.raises(CorruptLog, match="head"):
         decider.replay(tampered)
+
+
+@given(ledger_logs())
+def test_sharded_views_and_the_postings_decisions_carry_over_random_logs(log: list[dict[str, Any]]) -> None:
+    with Ledger.open("memory:") as ledger:
+        for event in log:
+            ledger.append(event)
+        decisions = decisions_of(ledger)
+        postings = [p for d in decisions for p in d.postings]
+        assert [posting_dict(p) for p in postings if p.promoter_id == "B"] == (
+            ledger.explain("B")["postings"] if ledger.balance("B") is not None else []
+        )
+        by_promoter: dict[str, list[Posting]] = {}
+        for posting in postings:
+            by_promoter.setdefault(posting.promoter_id, []).append(posting)
+        for promoter_id, promoter in ledger.report()["promoters"].items():
+            summed = sum_postings(by_promoter.get(promoter_id, ())).as_dict()
+            assert summed == {name: promoter[name] for name in summed}, promoter_id
+        for shards in (1, 3):
+            views = shard_views(decisions, shards, seed=len(log))
+            for period in (None, "2026-11", "2026-12"):
+                assert sharded_report(views, period=period) == ledger.report(period=period)
