@@ -35,12 +35,13 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
+from msgspec.structs import astuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import UsageError
 from ..store import open_store
-from ..domain.postings import POSTING_KEYS, posting_dict
+from ..domain.postings import POSTING_KEYS, Posting
+from ..errors import UsageError, invariant
 from .decisions import Decider, Decision, encode_decision
 
 __all__ = ["PARQUET_FORMAT", "ROWS_PER_FILE", "TABLES", "SUMMED_COLUMNS", "POSTING_COLUMNS", "export_parquet",
@@ -58,6 +59,11 @@ _i64, _str, _bool = pa.int64(), pa.string(), pa.bool_()
 _POSTING_INTS: Final = frozenset({"position", "level", "rate_bps", "base_fen", "amount_fen"})
 #: Columns of ``postings``: position, promoter_id, then the rest of SPEC §6.1 in its order.
 POSTING_COLUMNS: Final = ("position", "promoter_id", *(key for key in POSTING_KEYS if key != "position"))
+# A posting's row is its fields with the first two swapped (see ``_fact_rows``).
+invariant(
+    tuple(f.encode_name for f in msgspec.structs.fields(Posting)) == ("promoter_id", "position", *POSTING_COLUMNS[2:]),
+    "Posting's fields are not promoter_id, then SPEC §6.1 order",
+)
 
 #: Table name -> Arrow schema.
 TABLES: Final[dict[str, pa.Schema]] = {
@@ -97,44 +103,45 @@ _envelope: Final = msgspec.json.Decoder(_Envelope)
 
 
 class _TableWriter:
-    """Rows of one table, buffered as columns and written as numbered part files."""
+    """Rows of one table, buffered and written as numbered part files (columns built per file)."""
 
     def __init__(self, directory: Path, schema: pa.Schema, rows_per_file: int) -> None:
         self.directory = directory
         self.schema = schema
         self.rows_per_file = rows_per_file
-        self.columns: list[list[Any]] = [[] for _ in schema.names]
+        self.buffered: list[tuple[Any, ...]] = []
         self.files = 0
         self.rows = 0
         summed = SUMMED_COLUMNS.get(directory.name, ())
         self.abs_totals = {name: 0 for name in summed}
         self._summed = [(schema.names.index(name), name) for name in summed]
 
-    def add(self, row: Iterable[Any]) -> None:
-        for column, value in zip(self.columns, row, strict=True):
-            column.append(value)
-        for index, name in self._summed:
-            self.abs_totals[name] += abs(self.columns[index][-1])
-        if len(self.columns[0]) >= self.rows_per_file:
+    def add(self, row: tuple[Any, ...]) -> None:
+        self.buffered.append(row)
+        if len(self.buffered) >= self.rows_per_file:
             self.flush()
 
     def flush(self, *, final: bool = False) -> None:
-        if not self.columns[0] and not (final and self.files == 0):
+        if not self.buffered and not (final and self.files == 0):
             return
-        table = pa.Table.from_arrays([pa.array(c, type=t) for c, t in zip(self.columns, self.schema.types)],
+        width = len(self.schema.names)
+        columns = list(zip(*self.buffered, strict=True)) if self.buffered else [()] * width
+        invariant(len(columns) == width, f"parquet {self.directory.name}: rows are not {width} wide")
+        for index, name in self._summed:
+            self.abs_totals[name] += sum(map(abs, columns[index]))
+        table = pa.Table.from_arrays([pa.array(c, type=t) for c, t in zip(columns, self.schema.types)],
                                      schema=self.schema)
         pq.write_table(table, self.directory / f"part-{self.files:05d}.parquet")
         self.rows += table.num_rows
         self.files += 1
-        self.columns = [[] for _ in self.schema.names]
+        self.buffered = []
 
 
 def _fact_rows(decision: Decision) -> Iterable[tuple[str, tuple[Any, ...]]]:
     p = decision.position
     for posting in decision.postings:
-        spec = posting_dict(posting)
-        spec["promoter_id"] = posting.promoter_id
-        yield "postings", tuple(spec[name] for name in POSTING_COLUMNS)
+        promoter_id, position, *rest = astuple(posting)
+        yield "postings", (position, promoter_id, *rest)
     for f in decision.promoters:
         yield "promoters", (p, f.promoter_id, f.program, f.inviter_id)
     for i in decision.invites:
