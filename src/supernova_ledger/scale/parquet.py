@@ -1,4 +1,4 @@
-"""``export --format parquet``: the log, its postings and its decisions as Parquet files (needs pyarrow).
+"""``export --format parquet``: the log, its postings and its facts as Parquet files (needs pyarrow).
 
 :func:`export_parquet` folds the log once (:class:`~.decisions.Decider`) and
 writes, under ``out_dir``, one directory per table of ``part-NNNNN.parquet``
@@ -6,7 +6,6 @@ files (at most :data:`ROWS_PER_FILE` rows each) and ``manifest.json``:
 
 =================  ===================================================================
 ``events``         position, id, type, at, event (canonical JSON, SPEC §7), head
-``decisions``      position, type, decision (the :class:`~.decisions.Decision` as JSON)
 ``postings``       every SPEC §6.1 field of each posting (``position`` first, then
                    ``promoter_id``, then the rest in §6.1 order; null where it does
                    not apply), in log order: a promoter's balances are their sum
@@ -20,8 +19,9 @@ files (at most :data:`ROWS_PER_FILE` rows each) and ``manifest.json``:
 ``ranks``          position, promoter_id, local_date, orders, net_gmv_fen (moves)
 =================  ===================================================================
 
-Every fact row carries the position of its event, so a reader can stop at
-any prefix (``--until``). Money columns are int64; the manifest records,
+Every posting and fact row carries the position of its event, so a reader
+can stop at any prefix (``--until``). (Format ``@1`` also held each decision
+as JSON; in ``@2`` the postings and fact tables hold all of it, once.) Money columns are int64; the manifest records,
 exactly, the sum of absolute values of every summed column, so a reader knows
 whether int64 sums can overflow (``int64_safe``) before it sums anything.
 """
@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from ..store import open_store
 from ..domain.postings import POSTING_KEYS, Posting
 from ..errors import UsageError, invariant
-from .decisions import Decider, Decision, encode_decision
+from .decisions import Decider, Decision
 
 __all__ = ["PARQUET_FORMAT", "ROWS_PER_FILE", "TABLES", "SUMMED_COLUMNS", "POSTING_COLUMNS", "export_parquet",
            "read_manifest"]
@@ -69,7 +69,6 @@ invariant(
 TABLES: Final[dict[str, pa.Schema]] = {
     "events": pa.schema([("position", _i64), ("id", _str), ("type", _str), ("at", _str), ("event", _str),
                          ("head", _str)]),
-    "decisions": pa.schema([("position", _i64), ("type", _str), ("decision", _str)]),
     "promoters": pa.schema([("position", _i64), ("promoter_id", _str), ("program", _str), ("inviter_id", _str)]),
     "flags": pa.schema([("position", _i64), ("promoter_id", _str), ("flag", _str), ("value", _bool)]),
     "postings": pa.schema([(name, _i64 if name in _POSTING_INTS else _str) for name in POSTING_COLUMNS]),
@@ -162,7 +161,7 @@ def _fact_rows(decision: Decision) -> Iterable[tuple[str, tuple[Any, ...]]]:
 
 def export_parquet(store_url: str, out_dir: str, *, rows_per_file: int = ROWS_PER_FILE,
                    progress: Callable[[int], None] | None = None) -> int:
-    """Write the log at ``store_url`` and its decisions to Parquet under ``out_dir``; return the events written.
+    """Write the log at ``store_url``, its postings and facts to Parquet under ``out_dir``; return the events written.
 
     ``out_dir`` is created if missing and must be empty (an export is never
     merged into another). Any store kind works: the decisions are recomputed
@@ -187,7 +186,6 @@ def export_parquet(store_url: str, out_dir: str, *, rows_per_file: int = ROWS_PE
             envelope = _envelope.decode(record.event)
             writers["events"].add((record.position, envelope.id, envelope.type, envelope.at,
                                    record.event.decode("utf-8"), record.head))
-            writers["decisions"].add((record.position, decision.type, encode_decision(decision).decode("utf-8")))
             for table, row in _fact_rows(decision):
                 writers[table].add(row)
             if progress is not None and record.position % 10_000 == 0:
