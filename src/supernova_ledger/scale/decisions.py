@@ -199,9 +199,10 @@ def key_hashes(decision: Decision) -> tuple[int, ...]:
     return tuple(sorted({zlib.crc32(owner_key(fact).encode("utf-8")) for fact in facts_of(decision)}))
 
 
-def facts_of(decision: Decision) -> Iterator[Fact]:
-    """Every keyed fact of a decision, postings first."""
-    yield from decision.postings
+def facts_of(decision: Decision, *, postings: bool = True) -> Iterator[Fact]:
+    """Every keyed fact of a decision, postings first (``postings=False``: all but the postings)."""
+    if postings:
+        yield from decision.postings
     yield from decision.promoters
     yield from decision.invites
     yield from decision.flags
