@@ -7,7 +7,8 @@ See docs/scaling.md. Modules:
 - :mod:`.query` — merging shard answers into the SPEC §8 report (same dict and digest);
 - :mod:`.projection` — the decider and the N shard workers on PostgreSQL, tracked by eventsourcing;
 - :mod:`.parquet` — ``export --format parquet``, postings included (needs the ``scale`` extra: pyarrow);
-- :mod:`.dask_replay` — the report recomputed by Dask from a Parquet export, balances from its postings (``scale`` extra).
+- :mod:`.dask_replay` — the report recomputed by Dask from a Parquet export, balances from its postings
+  (``scale`` extra).
 
 Importing this package imports neither pyarrow nor dask; only the last two modules do.
 """

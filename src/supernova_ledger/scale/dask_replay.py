@@ -6,7 +6,7 @@ order-independent, so Dask does it in parallel over the Parquet parts:
 
 - promoter balances as sums of the exported postings: amounts summed per
   (promoter, kind, level, from, to), each sum then applied as one posting by
-  the domain's own rule (:func:`~supernova_ledger.domain.postings.apply_posting`),
+  the domain's own rule (:func:`~.views.balances_of`, as the views do),
 - sums by key (invitees, group moves, group-days, rank-days),
 - the latest flag per promoter (``max(position * 2 + value)``),
 - distinct buyers per group (``drop_duplicates`` on group and customer),
@@ -34,12 +34,11 @@ import dask.dataframe as dd
 from dask.delayed import delayed
 
 from ..domain.book import GENESIS_HEAD, chain
-from ..domain.postings import Balances, Posting, apply_posting
 from ..domain.report import check_period
 from ..errors import CorruptLog, UsageError
 from .parquet import read_manifest
 from .query import merge_report
-from .views import PromoterFigures, RankRow, ShardTotals, group_row, promoter_row, rank_key
+from .views import PostingShape, PromoterFigures, RankRow, ShardTotals, group_row, promoter_row, rank_key
 
 __all__ = ["replay_report"]
 
@@ -151,22 +150,13 @@ def _posting_sums(postings: Frame) -> Frame:
     return shaped.groupby(["promoter_id", *_POSTING_SHAPE])["amount_fen"].sum().reset_index()
 
 
-def _balances(frame: Frame) -> dict[str, Balances]:
-    """Each promoter's six balances: its postings' sums, each applied as one posting.
-
-    A posting moves its amount between balances by its kind, level, from and
-    to only, so postings alike in those move, together, what one posting of
-    their summed amount moves."""
-    balances: dict[str, Balances] = {}
+def _posted(frame: Frame) -> dict[str, dict[PostingShape, int]]:
+    """Each promoter's posted amounts per posting shape (nulls back from 0 and "")."""
+    posted: dict[str, dict[PostingShape, int]] = {}
     columns = _columns(frame, ("promoter_id", *_POSTING_SHAPE, "amount_fen"))
-    for pid, kind, level, source, destination, amount in zip(*columns):
-        total = balances.get(pid)
-        if total is None:
-            total = balances[pid] = Balances()
-        apply_posting(total, Posting(promoter_id=pid, position=0, event_id="", at="", book="", kind=kind,
-                                     level=level or None, from_=source or None, to=destination or None,
-                                     amount_fen=amount))
-    return balances
+    for pid, kind, level, source, destination, amount in zip(*columns, strict=True):
+        posted.setdefault(pid, {})[(kind, level or None, source or None, destination or None)] = amount
+    return posted
 
 
 def _totals(frames: dict[str, Frame], top: int | None) -> ShardTotals:
@@ -174,14 +164,13 @@ def _totals(frames: dict[str, Frame], top: int | None) -> ShardTotals:
     flags: dict[tuple[str, str], bool] = {
         (pid, flag): code % 2 == 1 for pid, flag, code in zip(*_columns(frames["flags"], ("promoter_id", "flag", "code")))
     }
-    balances = _balances(frames["postings"])
+    posted = _posted(frames["postings"])
     invitees = dict(zip(*_columns(frames["invites"], ("promoter_id", "invitees"))))
-    promoters = {
-        pid: promoter_row(program, _text(inviter), flags.get((pid, "qualified"), False),
-                          flags.get((pid, "suspended"), False),
-                          PromoterFigures(invitees=invitees.get(pid, 0), balances=balances.get(pid, Balances())).additive())
-        for pid, program, inviter in zip(*_columns(frames["promoters"], ("promoter_id", "program", "inviter_id")))
-    }
+    promoters = {}
+    for pid, program, inviter in zip(*_columns(frames["promoters"], ("promoter_id", "program", "inviter_id"))):
+        figures = PromoterFigures(invitees=invitees.get(pid, 0), posted=posted.get(pid, {}))
+        promoters[pid] = promoter_row(program, _text(inviter), flags.get((pid, "qualified"), False),
+                                      flags.get((pid, "suspended"), False), figures.additive(pid))
     moves = {row[0]: tuple(row[1:]) for row in zip(*_columns(frames["group_moves"], ("group_id", *_GROUP_MOVES)))}
     days = {row[0]: tuple(row[1:]) for row in zip(*_columns(frames["group_days"], ("group_id", *_DAY_SUMS)))}
     buyers = dict(zip(*_columns(frames["buyers"], ("group_id", "buyers"))))

@@ -293,7 +293,7 @@ def _shard_columns(merged: Merge, shards: int, index: int) -> dict[str, dict[str
     position 0: the upserts keep what the table holds for those."""
     base = {"shards": shards, "shard": index}
     promoter_rows = list(merged.promoters.items())
-    additive = [p.additive() for _, p in promoter_rows]
+    additive = [p.additive(pid) for pid, p in promoter_rows]
     promoters = {
         **base, "id": [pid for pid, _ in promoter_rows],
         "program": [p.program for _, p in promoter_rows], "inviter_id": [p.inviter_id for _, p in promoter_rows],

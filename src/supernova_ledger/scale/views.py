@@ -1,7 +1,7 @@
 """The merge of decision facts, written once: in-memory shard views and the SQL workers' batches.
 
 :class:`Merge` folds the postings and facts of :mod:`.decisions` per key —
-postings applied to their promoter's balances, sums, highest-position flags
+postings summed into their promoter's balances, sums, highest-position flags
 and distinct buyers — for the keys it owns. Two readers use it:
 
 - :class:`View`, a shard's view in memory, which answers a query as
@@ -15,11 +15,11 @@ and distinct buyers — for the keys it owns. Two readers use it:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..domain.postings import Balances, apply_posting
+from ..domain.postings import Balances, BalanceName, Posting, PostingKind, apply_posting
 from ..domain.report import check_period
 from .decisions import (
     BuyerFact,
@@ -44,6 +44,8 @@ __all__ = [
     "Merge",
     "PromoterFigures",
     "GroupFigures",
+    "PostingShape",
+    "balances_of",
     "in_period",
     "rank_key",
     "promoter_row",
@@ -99,6 +101,24 @@ class ShardTotals:
     ranking: list[RankRow]  #: sorted by :func:`rank_key`, at most ``top`` rows
 
 
+#: What a posting does to balances, besides its amount: ``(kind, level, from, to)``.
+PostingShape = tuple[PostingKind, int | None, BalanceName | None, BalanceName | None]
+
+
+def balances_of(promoter_id: str, posted: Mapping[PostingShape, int]) -> Balances:
+    """The six balances of a promoter whose postings' amounts, summed per shape, are ``posted``.
+
+    A posting moves its amount between balances by its kind, level, from and
+    to alone, so the postings of one shape move together what one posting of
+    their summed amount moves: that one is applied, by the fold's own rule
+    (:func:`~supernova_ledger.domain.postings.apply_posting`)."""
+    balances = Balances()
+    for (kind, level, source, destination), amount in posted.items():
+        apply_posting(balances, Posting(promoter_id=promoter_id, position=0, event_id="", at="", book="", kind=kind,
+                                        level=level, from_=source, to=destination, amount_fen=amount))
+    return balances
+
+
 @dataclass(slots=True)
 class PromoterFigures:
     """A promoter's merged facts (``None``: its set-once fact is not among those merged)."""
@@ -109,11 +129,12 @@ class PromoterFigures:
     qualified: tuple[int, bool] = (0, False)
     suspended: tuple[int, bool] = (0, False)
     invitees: int = 0
-    balances: Balances = field(default_factory=Balances)
+    #: ``amount_fen`` of its postings, summed per :data:`PostingShape`
+    posted: dict[PostingShape, int] = field(default_factory=dict)
 
-    def additive(self) -> tuple[int, ...]:
+    def additive(self, promoter_id: str) -> tuple[int, ...]:
         """The summed figures in :data:`BALANCE_FIELDS` order (invitees, then the six balances)."""
-        balances = self.balances
+        balances = balances_of(promoter_id, self.posted)
         return (self.invitees, balances.pending_fen, balances.available_fen, balances.in_payout_fen,
                 balances.paid_out_fen, balances.level1_fen, balances.level2_fen)
 
@@ -149,9 +170,11 @@ class Merge:
     def add(self, decision: Decision) -> None:
         """Merge the postings and facts of ``decision`` this merge owns."""
         owns, position = self.owns, decision.position
-        for posting in decision.postings:  # the most numerous facts: merged without a dispatch
+        for posting in decision.postings:  # the most numerous facts: summed per shape, applied when read
             if owns is None or owns("promoter:" + posting.promoter_id):
-                apply_posting(self.promoter(posting.promoter_id).balances, posting)
+                posted = self.promoter(posting.promoter_id).posted
+                shape = (posting.kind, posting.level, posting.from_, posting.to)
+                posted[shape] = posted.get(shape, 0) + posting.amount_fen
         for fact in facts_of(decision, postings=False):
             if owns is None or owns(owner_key(fact)):
                 _MERGE[type(fact)](self, fact, position)
@@ -243,7 +266,7 @@ class View(Merge):
         """This view's answer to a report query."""
         period = check_period(period)
         promoters = {
-            pid: promoter_row(p.program or "", p.inviter_id, p.qualified[1], p.suspended[1], p.additive())
+            pid: promoter_row(p.program or "", p.inviter_id, p.qualified[1], p.suspended[1], p.additive(pid))
             for pid, p in self.promoters.items()
         }
         scoped: dict[str, list[int]] = {}
