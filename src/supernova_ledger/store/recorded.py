@@ -128,6 +128,8 @@ class RecordMapper:
         position = stored.originator_version
         if stored.topic != RECORD_TOPIC:
             raise CorruptLog(f"position {position}: unknown record format {stored.topic!r}")
+        if not isinstance(stored.state, (bytes, bytearray, memoryview)):
+            raise CorruptLog(f"position {position}: stored record is {type(stored.state).__name__}, not bytes")
         state = bytes(stored.state)
         # An altered head still decodes (to something that cannot match):
         # verify, not the store, reports where the log was tampered with.
@@ -292,9 +294,26 @@ class RecordedStore(LogStore):
             rows = self._checkpoints.select_events(self._mapper.originator_id, desc=True, limit=1)
         except PersistenceError as error:
             raise self._store_error("read checkpoint", error) from error
-        if not rows or rows[0].topic != CHECKPOINT_TOPIC:
+        if not rows or rows[0].topic != CHECKPOINT_TOPIC or not isinstance(rows[0].state, (bytes, bytearray, memoryview)):
             return None
         return rows[0].originator_version, bytes(rows[0].state)
+
+    def checkpoints(self) -> Iterator[tuple[int, bytes]]:
+        self._ensure_open()
+        if self._checkpoints is None:
+            return
+        after = 0
+        while True:
+            try:
+                rows = self._checkpoints.select_events(self._mapper.originator_id, gt=after, limit=1)
+            except PersistenceError as error:
+                raise self._store_error("read checkpoints", error) from error
+            if not rows:
+                return
+            row = rows[0]
+            after = row.originator_version
+            if row.topic == CHECKPOINT_TOPIC and isinstance(row.state, (bytes, bytearray, memoryview)):
+                yield row.originator_version, bytes(row.state)
 
     def _prune_checkpoints(self, newest: int) -> None:
         """Delete checkpoints older than ``newest`` (subclasses know their SQL)."""
