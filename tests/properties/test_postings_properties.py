@@ -57,9 +57,11 @@ def test_each_balance_is_the_sum_of_its_postings_at_every_position(log: list[dic
     fold_checking_every_position(log)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_the_same_over_conformance_logs(seed: int) -> None:
-    assert fold_checking_every_position(conformance_lines(seed, 400)) > 0
+@pytest.mark.parametrize("v2", [False, True], ids=["v1", "v2"])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_same_over_conformance_logs(seed: int, v2: bool) -> None:
+    """v2 logs: closed months, bad PeriodClosed lines, back-dated corrections, zone changes at month ends."""
+    assert fold_checking_every_position(conformance_lines(seed, 400, v2=v2)) > 0
 
 
 def _postings_of(explained: dict[str, Any]) -> list[Posting]:

@@ -39,6 +39,7 @@ from supernova_ledger.scale.parquet import POSTING_COLUMNS, export_parquet
 from supernova_ledger.scale.query import sharded_report
 from supernova_ledger.scale.views import View
 
+from conformance.generator import generate as conformance_lines
 from scale_helpers import append_all, conformance_log, with_closings
 
 # dask's own Parquet reader calls a pandas API that pandas 3.1 deprecates: not ours to fix.
@@ -123,11 +124,12 @@ def dask_client() -> Iterator[Client]:
             yield client
 
 
-@pytest.mark.parametrize("seed", [1, 4, 9])
+@pytest.mark.parametrize(("seed", "v2"), [(1, False), (4, False), (9, True), (12, True)])
 def test_dask_replay_and_exported_postings_over_random_logs_with_closed_months(
-    seed: int, memory_url: str, tmp_path: Path, dask_client: Client
+    seed: int, v2: bool, memory_url: str, tmp_path: Path, dask_client: Client
 ) -> None:
-    append_all(memory_url, with_closings(conformance_log(seed)))
+    """v1 conformance logs with months closed in, and v2 ones (closings, back-dated corrections)."""
+    append_all(memory_url, conformance_lines(seed, 600, v2=True) if v2 else with_closings(conformance_log(seed)))
     out = str(tmp_path / "export")
     events = export_parquet(memory_url, out, rows_per_file=200)  # several parts: several partitions
     with Ledger.open(memory_url) as ledger:
