@@ -707,7 +707,7 @@ class Simulation:
         level1 = link_promoter
         book = self._book
         if book.rules.attribution == "protected_binding":
-            bound = book.bindings.get(customer)
+            bound = book.binding(customer)
             if bound is not None and (self._epoch0 + t) * 1_000_000 < bound[1]:
                 level1 = bound[0]
         program = self._promoters[level1].program if level1 is not None else "fenxiang"
