@@ -42,3 +42,19 @@ def test_newer_checkpoint_replaces_older_and_corrupt_one_is_ignored(store_url: s
         assert again.report() == expected
     finally:
         store.close()
+
+
+def test_a_checkpoint_of_rules_written_in_any_key_order_verifies(store_url: str) -> None:
+    """Live, the rules come in the input line's key order; replayed, in canonical (sorted) order.
+    The checkpoint must not depend on it, or verify reports a sound checkpoint as forged."""
+    lines = [
+        b'{"type":"RulesAdopted","id":"r1","at":"2026-11-01T00:00:00+08:00","rules":{"settle_after_days":7,'
+        b'"category_rates":{"b":{"level1_bps":300,"level2_bps":50},"a":{"level2_bps":50,"level1_bps":300}}}}',
+        b'{"type":"PromoterJoined","id":"e1","at":"2026-11-01T09:00:00+08:00","promoter_id":"A",'
+        b'"program":"fenxiang","city":"x","city_tier":1}',
+    ]
+    with Ledger.open(store_url) as ledger:
+        ledger.append_batch(lines)
+        ledger.checkpoint()
+        result = ledger.verify()
+        assert result.ok, result.describe()

@@ -30,7 +30,8 @@ CHECKPOINT_FORMAT: Final = b"supernova-ledger/checkpoint@2"
 #: The format of a checkpoint sealed with a key (HMAC-SHA256 instead of SHA-256).
 KEYED_CHECKPOINT_FORMAT: Final = b"supernova-ledger/checkpoint-hmac@2"
 _SEP: Final = b"\n"
-_encoder: Final = msgspec.msgpack.Encoder()
+#: Keys sorted: a dict (the rules' category_rates) must encode the same whatever order it was built in.
+_encoder: Final = msgspec.msgpack.Encoder(order="sorted")
 _decoder: Final = msgspec.msgpack.Decoder()
 
 
