@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ._gc import paused_gc
 from .domain.book import GENESIS_HEAD, Book, chain
+from .errors import CorruptLog
 from .events import DecodeFailure, canonical, decode_event
 from .store.base import LogStore
 
@@ -44,7 +45,14 @@ def _verify(store: LogStore) -> Verification:
     def failed(position: int, problem: str) -> Verification:
         return Verification(False, expected - 1, head, position, problem)
 
-    for record in store.read():
+    records = store.read()
+    while True:
+        try:
+            record = next(records, None)
+        except CorruptLog as exc:  # a stored row that cannot be read as a whole
+            return failed(expected, exc.message)
+        if record is None:
+            break
         if record.position != expected:
             return failed(expected, f"position {expected} is missing (next stored is {record.position})")
         try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from ..errors import UsageError
 
@@ -23,8 +24,11 @@ MAX_APPEND_BATCH = 10_000
 HEAD_HEX_CHARS = 64
 
 
-@dataclass(frozen=True, slots=True)
-class LogRecord:
+class LogRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One stored event. A frozen msgspec Struct: cheap to build and compare,
+    not tracked by the cyclic GC, and decoded straight from a stored batch row
+    (``array_like``: ``[position, event, head]`` in msgpack)."""
+
     position: int  #: 1-based position in the log
     event: bytes  #: canonical JSON of the event (SPEC §7), UTF-8
     head: str  #: log head (64 hex) after this event

@@ -20,10 +20,11 @@ concurrent writers are settled by the primary key alone (see :mod:`.recorded`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -32,10 +33,10 @@ from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 
 from ..errors import StoreError, StoreUnavailable, UsageError
-from .recorded import RecordedStore
+from .recorded import LOG_ORIGINATOR_ID, Cursor, RecordedStore
 
 __all__ = ["PostgresStore", "PostgresTarget", "CopyingRecorder", "parse_postgres_url", "EVENTS_TABLE", "DEFAULT_CONNECT_TIMEOUT_S"]
 
@@ -127,9 +128,13 @@ class CopyingRecorder(PostgresAggregateRecorder):
 
 
 class PostgresStore(RecordedStore):
+    _originator = LOG_ORIGINATOR_ID
+
     def __init__(self, url: str) -> None:
         target = parse_postgres_url(url)
         self.target = target
+        # The schema name is checked against [a-z_][a-z0-9_]{0,62}: safe to quote as is.
+        self._events_table = f'"{target.schema}"."{EVENTS_TABLE}"'
         try:
             conninfo = make_conninfo("", **_connect_kwargs(target), connect_timeout=target.connect_timeout_s)
             probe = psycopg.connect(conninfo, autocommit=True)
@@ -144,6 +149,31 @@ class PostgresStore(RecordedStore):
 
     def _close(self) -> None:
         self._datastore.close()
+
+    @contextlib.contextmanager
+    def _reading(self, action: str) -> Iterator[Cursor]:
+        self._ensure_open()
+        try:
+            with self._datastore.get_connection() as connection, connection.cursor(
+                binary=True, row_factory=tuple_row
+            ) as cursor:
+                yield cursor
+        except (psycopg.Error, PersistenceError) as error:
+            raise self._store_error(action, error) from error
+
+    @contextlib.contextmanager
+    def _writing(self, action: str) -> Iterator[Cursor]:
+        self._ensure_open()
+        try:
+            with self._datastore.get_connection() as connection, connection.transaction(), connection.cursor(
+                binary=True, row_factory=tuple_row
+            ) as cursor:
+                yield cursor
+        except (psycopg.Error, PersistenceError) as error:
+            raise self._store_error(action, error) from error
+
+    def _is_key_clash(self, error: BaseException) -> bool:
+        return isinstance(error, psycopg.errors.UniqueViolation)
 
     def _prune_checkpoints(self, newest: int) -> None:
         statement = sql.SQL("DELETE FROM {}.{} WHERE originator_version < %s").format(

@@ -1,83 +1,150 @@
-"""The log on an ``eventsourcing`` recorder: one log = one originator.
+"""The log on an ``eventsourcing`` recorder table: one log = one originator, one row per batch.
 
 Both durable stores (SQLite, PostgreSQL) keep the log in the ``stored_events``
-table of an eventsourcing :class:`~eventsourcing.persistence.AggregateRecorder`:
+table that eventsourcing's :class:`~eventsourcing.persistence.AggregateRecorder`
+creates. Since 0.2.0 every ``append`` is **one row** (a *batch row*):
 
 =====================  ==================================================
-``originator_id``      :data:`LOG_ORIGINATOR_ID`, the same for every record
-``originator_version`` the record's position (1, 2, 3, …)
-``topic``              :data:`RECORD_TOPIC`, the record format
-``state``              the 64 ASCII hex characters of the log head after
-                       this event, then the canonical JSON of the event
+``originator_id``      :data:`LOG_ORIGINATOR_ID`, the same for every row
+``originator_version`` the position of the batch's **first** record
+``topic``              :data:`BATCH_TOPIC`
+``state``              a 72-byte header — the log head after the batch's
+                       last record (64 ASCII hex) and the number of records
+                       (8 ASCII hex) — then the records as msgpack: an array
+                       of ``[position, canonical event bytes, head]``
 =====================  ==================================================
+
+Stores written by 0.1.0 hold one row per record (:data:`RECORD_TOPIC`,
+``state`` = 64 hex of the head, then the event): every row is read by its own
+topic, so a store may hold both layouts (0.1.0 rows followed by batch rows)
+and reads as one log. ``supernova-ledger migrate`` copies a log into a new
+store in the batch layout.
 
 The primary key ``(originator_id, originator_version)`` is the optimistic
-concurrency: two writers storing the same position clash on it, the loser's
-whole batch is rolled back and it gets :class:`ConcurrencyConflict`.
+concurrency: a writer appends after the head it read, and heads are always a
+row's last record, so two writers that saw the same head insert the same
+``originator_version``; the loser's transaction is rolled back and it gets
+:class:`ConcurrencyConflict`. Inside the insert transaction the store also
+compares with the stored end of the log first (on SQLite that check is atomic:
+the transaction holds the write lock).
 
-:class:`RecordMapper` is our own small mapper: eventsourcing's default
-``Mapper`` encodes domain-event objects, but a store never decodes events —
-it moves ``(position, canonical event bytes, head)`` and nothing else.
+Reading does not go through eventsourcing's ``select_events`` (which builds a
+``StoredEvent`` and a ``UUID`` per row): plain cursor queries on the primary
+key, and msgspec decodes a batch straight into :class:`LogRecord` structs.
 """
 
 from __future__ import annotations
 
 import uuid
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
-from typing import Final
+from contextlib import AbstractContextManager
+from typing import Any, Final, Protocol
 
-from eventsourcing.persistence import (
-    AggregateRecorder,
-    IntegrityError,
-    PersistenceError,
-    StoredEvent,
-)
+import msgspec
+from eventsourcing.persistence import AggregateRecorder, IntegrityError, PersistenceError, StoredEvent
 
 from ..errors import ConcurrencyConflict, CorruptLog, StoreError, UsageError
 from .base import GENESIS_HEAD, HEAD_HEX_CHARS, LogRecord, LogStore, check_batch
 
-__all__ = ["LOG_ORIGINATOR_ID", "RECORD_TOPIC", "CHECKPOINT_TOPIC", "RecordMapper", "RecordedStore", "READ_PAGE_RECORDS"]
+__all__ = [
+    "LOG_ORIGINATOR_ID",
+    "RECORD_TOPIC",
+    "BATCH_TOPIC",
+    "CHECKPOINT_TOPIC",
+    "RecordedStore",
+    "READ_WINDOW_POSITIONS",
+    "encode_batch",
+    "decode_row",
+    "legacy_row_state",
+]
 
 #: The originator id of the one log a store holds: uuid5 of a fixed name.
 LOG_ORIGINATOR_ID: Final = uuid.uuid5(uuid.NAMESPACE_URL, "supernova-ledger:log")
-#: ``topic`` of every stored record; a new record format gets a new topic.
+#: ``topic`` of a 0.1.0 row: one record per row (read, never written since 0.2.0).
 RECORD_TOPIC: Final = "supernova_ledger/log-record@1"
+#: ``topic`` of a batch row: the records of one ``append``.
+BATCH_TOPIC: Final = "supernova_ledger/log-batch@1"
 #: ``topic`` of a stored checkpoint (in the ``checkpoints`` table, same layout).
 CHECKPOINT_TOPIC: Final = "supernova_ledger/checkpoint@1"
-#: Rows fetched per query when reading a range.
-READ_PAGE_RECORDS: Final = 2_000
+#: A read query fetches the rows whose first position falls in a window of this
+#: many positions: a few batch rows, or this many 0.1.0 rows (bounded memory).
+READ_WINDOW_POSITIONS: Final = 20_000
+#: Batch header: last head (64 hex) + record count (8 hex).
+_COUNT_HEX: Final = 8
+HEADER_BYTES: Final = HEAD_HEX_CHARS + _COUNT_HEX
+
+_encoder: Final = msgspec.msgpack.Encoder()
+_decoder: Final = msgspec.msgpack.Decoder(list[LogRecord])
 
 
-class RecordMapper:
-    """:class:`LogRecord` <-> eventsourcing :class:`StoredEvent`."""
+def encode_batch(records: Sequence[LogRecord]) -> bytes:
+    """The ``state`` of the batch row holding ``records`` (consecutive, checked)."""
+    header = records[-1].head.encode("ascii") + b"%08x" % len(records)
+    return header + _encoder.encode(records)
 
-    def __init__(self, originator_id: uuid.UUID = LOG_ORIGINATOR_ID) -> None:
-        self.originator_id = originator_id
 
-    def to_stored_event(self, record: LogRecord) -> StoredEvent:
-        return StoredEvent(
-            originator_id=self.originator_id,
-            originator_version=record.position,
-            topic=RECORD_TOPIC,
-            state=record.head.encode("ascii") + record.event,
-        )
+def legacy_row_state(record: LogRecord) -> bytes:
+    """The ``state`` of a 0.1.0 row (one record): for tests and the migration docs."""
+    return record.head.encode("ascii") + record.event
 
-    def to_record(self, stored: StoredEvent) -> LogRecord:
-        position = stored.originator_version
-        if stored.topic != RECORD_TOPIC:
-            raise CorruptLog(f"position {position}: unknown record format {stored.topic!r}")
-        state = bytes(stored.state)
-        # An altered head still decodes (to something that cannot match):
-        # verify, not the store, reports where the log was tampered with.
+
+def decode_row(version: int, topic: str, state: bytes) -> list[LogRecord]:
+    """The records one stored row holds, in order; :class:`CorruptLog` naming the
+    row's first position when it cannot be read as a whole.
+
+    Damage *inside* an event or a head still decodes (to something that cannot
+    match the chain): ``verify``, not the store, names where the log was altered."""
+    if topic == BATCH_TOPIC:
+        try:
+            records = _decoder.decode(memoryview(state)[HEADER_BYTES:])
+            count = int(state[HEAD_HEX_CHARS:HEADER_BYTES], 16)
+        except (msgspec.DecodeError, ValueError) as exc:
+            raise CorruptLog(f"position {version}: stored batch does not decode ({exc})") from None
+        if not records or records[0].position != version or len(records) != count:
+            raise CorruptLog(f"position {version}: stored batch does not match its row (version, record count)")
+        if records[-1].head.encode("ascii", errors="replace") != state[:HEAD_HEX_CHARS]:
+            raise CorruptLog(f"position {version}: stored batch header names another head than its last record")
+        return records
+    if topic == RECORD_TOPIC:
         head = state[:HEAD_HEX_CHARS].decode("ascii", errors="replace")
-        return LogRecord(position=position, event=state[HEAD_HEX_CHARS:], head=head)
+        return [LogRecord(version, state[HEAD_HEX_CHARS:], head)]
+    raise CorruptLog(f"position {version}: unknown record format {topic!r}")
+
+
+def row_end(version: int, topic: str, header: bytes) -> tuple[int, str]:
+    """``(last position, head)`` of a row from its first :data:`HEADER_BYTES` bytes."""
+    head = header[:HEAD_HEX_CHARS].decode("ascii", errors="replace")
+    if topic == BATCH_TOPIC:
+        try:
+            count = int(header[HEAD_HEX_CHARS:HEADER_BYTES], 16)
+        except ValueError:
+            raise CorruptLog(f"position {version}: stored batch header is unreadable") from None
+        return version + count - 1, head
+    if topic == RECORD_TOPIC:
+        return version, head
+    raise CorruptLog(f"position {version}: unknown record format {topic!r}")
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor (sqlite3, psycopg) the store uses."""
+
+    def execute(self, statement: Any, params: Sequence[Any] = ..., /) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
 
 
 class RecordedStore(LogStore):
-    """A :class:`LogStore` over an eventsourcing aggregate recorder.
+    """A :class:`LogStore` over an eventsourcing aggregate-recorder table.
 
-    Subclasses open the recorder and translate their driver's failures;
-    everything a log needs beyond insert/select lives here, once."""
+    The recorder creates the tables and writes checkpoints; the log's rows are
+    read and written with plain statements on the recorder's connections.
+    Subclasses supply the connections (:meth:`_reading`, :meth:`_writing`), the
+    table names and their driver's errors; everything else lives here, once."""
+
+    #: ``%s`` placeholders; SQLite's subclass rewrites them to ``?``.
+    _events_table: str
+    _originator: object  #: how the driver binds LOG_ORIGINATOR_ID
 
     def __init__(
         self,
@@ -85,7 +152,6 @@ class RecordedStore(LogStore):
         recorder: AggregateRecorder,
         *,
         display: str | None = None,
-        mapper: RecordMapper | None = None,
         checkpoints: AggregateRecorder | None = None,
     ) -> None:
         self.url = url
@@ -95,55 +161,105 @@ class RecordedStore(LogStore):
         #: How messages name this store (no password).
         self.display = display or url
         self._recorder = recorder
-        self._mapper = mapper or RecordMapper()
         self._closed = False
+        t = self._events_table
+        self._sql_head = self._statement(
+            f"SELECT originator_version, topic, substr(state, 1, {HEADER_BYTES}) FROM {t}"
+            " WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1"
+        )
+        self._sql_row_at = self._statement(
+            f"SELECT originator_version, topic, state FROM {t}"
+            " WHERE originator_id = %s AND originator_version <= %s ORDER BY originator_version DESC LIMIT 1"
+        )
+        self._sql_range = self._statement(
+            f"SELECT originator_version, topic, state FROM {t}"
+            " WHERE originator_id = %s AND originator_version >= %s AND originator_version <= %s"
+            " ORDER BY originator_version"
+        )
+        self._sql_next = self._statement(
+            f"SELECT min(originator_version) FROM {t} WHERE originator_id = %s AND originator_version > %s"
+        )
+        self._sql_insert = self._statement(
+            f"INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %b)"
+        )
 
     # -- the contract -------------------------------------------------------
 
     def head(self) -> tuple[int, str]:
-        last = self._select(desc=True, limit=1)
-        if not last:
-            return 0, GENESIS_HEAD
-        record = self._mapper.to_record(last[0])
-        return record.position, record.head
+        with self._reading("read") as cursor:
+            return self._head(cursor)
 
     def append(self, records: Sequence[LogRecord]) -> None:
         if not records:
             return
         check_batch(records)
-        first = records[0].position
-        # A cheap early answer; the primary key is what guarantees it.
-        stored_position, _ = self.head()
-        if stored_position >= first:
-            raise ConcurrencyConflict(f"position {first} is taken; the log is at {stored_position}")
-        if stored_position < first - 1:
-            raise UsageError(f"records: position {first} leaves a gap; the log is at {stored_position}")
-        stored_events = [self._mapper.to_stored_event(record) for record in records]
-        try:
-            self._recorder.insert_events(stored_events)
-        except IntegrityError as error:
-            raise ConcurrencyConflict(
-                f"positions {first}..{records[-1].position}: another writer stored them first"
-            ) from error
-        except PersistenceError as error:
-            raise self._store_error("append", error) from error
+        state = encode_batch(records)
+        first, last = records[0].position, records[-1].position
+        with self._writing("append") as cursor:
+            stored_position, _ = self._head(cursor)
+            if stored_position >= first:
+                raise ConcurrencyConflict(
+                    f"positions {first}..{last}: another writer stored them first; the log is at {stored_position}"
+                )
+            if stored_position < first - 1:
+                raise UsageError(f"records: position {first} leaves a gap; the log is at {stored_position}")
+            self._insert_row(cursor, first, state, f"positions {first}..{last}")
 
     def read(self, start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
-        after = max(start, 1) - 1
-        while stop is None or after < stop:
-            page = self._select(gt=after, lte=stop, limit=READ_PAGE_RECORDS)
-            for stored in page:
-                yield self._mapper.to_record(stored)
-            if len(page) < READ_PAGE_RECORDS:
+        start = max(start, 1)
+        if stop is not None and stop < start:
+            return
+        # The first row to read is the one holding ``start``: the last one at or before it.
+        with self._reading("read") as cursor:
+            cursor.execute(self._sql_row_at, (self._originator, start))
+            found = cursor.fetchone()
+        low = found[0] if found is not None else start
+        while True:
+            high = low + READ_WINDOW_POSITIONS - 1
+            if stop is not None:
+                high = min(high, stop)
+            with self._reading("read") as cursor:
+                cursor.execute(self._sql_range, (self._originator, low, high))
+                rows = cursor.fetchall()
+            for version, topic, state in rows:
+                records = decode_row(version, topic, bytes(state))
+                if records[0].position >= start and (stop is None or records[-1].position <= stop):
+                    yield from records
+                else:
+                    for record in records:
+                        if record.position >= start and (stop is None or record.position <= stop):
+                            yield record
+            if stop is not None and high >= stop:
                 return
-            after = page[-1].originator_version
+            if not rows:  # nothing in this window: skip to the next row, if any (a damaged log)
+                with self._reading("read") as cursor:
+                    cursor.execute(self._sql_next, (self._originator, high))
+                    following = cursor.fetchone()
+                if following is None or following[0] is None:
+                    return
+                low = following[0]
+            else:
+                low = high + 1
+
+    def record_at(self, position: int) -> LogRecord | None:
+        if position < 1:
+            return None
+        with self._reading("read") as cursor:
+            cursor.execute(self._sql_row_at, (self._originator, position))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        for record in decode_row(row[0], row[1], bytes(row[2])):
+            if record.position == position:
+                return record
+        return None
 
     def save_checkpoint(self, position: int, blob: bytes) -> None:
         self._ensure_open()
         if self._checkpoints is None:
             return
         stored = StoredEvent(
-            originator_id=self._mapper.originator_id, originator_version=position, topic=CHECKPOINT_TOPIC, state=blob
+            originator_id=LOG_ORIGINATOR_ID, originator_version=position, topic=CHECKPOINT_TOPIC, state=blob
         )
         try:
             self._checkpoints.insert_events([stored])
@@ -158,7 +274,7 @@ class RecordedStore(LogStore):
         if self._checkpoints is None:
             return None
         try:
-            rows = self._checkpoints.select_events(self._mapper.originator_id, desc=True, limit=1)
+            rows = self._checkpoints.select_events(LOG_ORIGINATOR_ID, desc=True, limit=1)
         except PersistenceError as error:
             raise self._store_error("read checkpoint", error) from error
         if not rows or rows[0].topic != CHECKPOINT_TOPIC:
@@ -173,7 +289,42 @@ class RecordedStore(LogStore):
             self._closed = True
             self._close()
 
+    # -- shared steps -------------------------------------------------------
+
+    def _head(self, cursor: Cursor) -> tuple[int, str]:
+        cursor.execute(self._sql_head, (self._originator,))
+        row = cursor.fetchone()
+        if row is None:
+            return 0, GENESIS_HEAD
+        return row_end(row[0], row[1], bytes(row[2]))
+
+    def _insert_row(self, cursor: Cursor, version: int, state: bytes, what: str) -> None:
+        """Insert one batch row; a clash on the primary key is a :class:`ConcurrencyConflict`."""
+        try:
+            cursor.execute(self._sql_insert, (self._originator, version, BATCH_TOPIC, state))
+        except Exception as error:
+            if self._is_key_clash(error):
+                raise ConcurrencyConflict(f"{what}: another writer stored them first") from error
+            raise
+
     # -- for subclasses -----------------------------------------------------
+
+    def _statement(self, text: str) -> Any:
+        """``text`` in the driver's parameter style."""
+        return text
+
+    @abstractmethod
+    def _reading(self, action: str) -> AbstractContextManager[Cursor]:
+        """A cursor for reads (no transaction held between statements of a page)."""
+
+    @abstractmethod
+    def _writing(self, action: str) -> AbstractContextManager[Cursor]:
+        """A cursor in one write transaction: committed when the block ends,
+        rolled back if it raises; driver errors become :class:`StoreError`."""
+
+    @abstractmethod
+    def _is_key_clash(self, error: BaseException) -> bool:
+        """Whether ``error`` is the primary key refusing a taken version."""
 
     def _close(self) -> None:
         """Release the recorder's connections."""
@@ -186,14 +337,3 @@ class RecordedStore(LogStore):
         """The error to raise when the driver fails during ``action``."""
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return StoreError(f"store {self.display}: {action} failed: {message}")
-
-    def _select(
-        self, *, gt: int | None = None, lte: int | None = None, desc: bool = False, limit: int | None = None
-    ) -> Sequence[StoredEvent]:
-        self._ensure_open()
-        try:
-            return self._recorder.select_events(
-                self._mapper.originator_id, gt=gt, lte=lte, desc=desc, limit=limit
-            )
-        except PersistenceError as error:
-            raise self._store_error("read", error) from error

@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from typing import Final
+from collections.abc import Iterator
+from typing import Any, Final
 from urllib.request import pathname2url
 
 from eventsourcing.persistence import PersistenceError
@@ -26,7 +27,7 @@ from eventsourcing.sqlite import (
 )
 
 from ..errors import StoreError, StoreUnavailable, UsageError
-from .recorded import RecordedStore
+from .recorded import LOG_ORIGINATOR_ID, Cursor, RecordedStore
 
 __all__ = ["SQLiteStore", "sqlite_path", "EVENTS_TABLE", "LOCK_TIMEOUT_S"]
 
@@ -68,6 +69,9 @@ class _Datastore(SQLiteDatastore):
 
 
 class SQLiteStore(RecordedStore):
+    _events_table = EVENTS_TABLE
+    _originator = LOG_ORIGINATOR_ID.hex  # eventsourcing's SQLite layout: the hex, no dashes
+
     def __init__(self, url: str) -> None:
         path = sqlite_path(url)
         self.path = os.path.abspath(path)
@@ -91,6 +95,38 @@ class SQLiteStore(RecordedStore):
 
     def _close(self) -> None:
         self._datastore.close()
+
+    def _statement(self, text: str) -> Any:
+        return text.replace("%s", "?").replace("%b", "?")
+
+    @contextlib.contextmanager
+    def _reading(self, action: str) -> Iterator[Cursor]:
+        self._ensure_open()
+        try:
+            with self._datastore.get_connection(commit=False) as connection, connection.cursor() as cursor:
+                yield cursor
+        except (sqlite3.Error, PersistenceError) as error:
+            raise self._store_error(action, error) from error
+
+    @contextlib.contextmanager
+    def _writing(self, action: str) -> Iterator[Cursor]:
+        """``BEGIN IMMEDIATE``: the write lock is taken before the first read, so
+        the end-of-log check and the insert are one atomic step."""
+        self._ensure_open()
+        try:
+            with self._datastore.get_connection(commit=True) as connection, connection.cursor() as cursor:
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cursor
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.commit()
+        except (sqlite3.Error, PersistenceError) as error:
+            raise self._store_error(action, error) from error
+
+    def _is_key_clash(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.IntegrityError)
 
     def _prune_checkpoints(self, newest: int) -> None:
         try:
