@@ -53,6 +53,7 @@ __all__ = [
     "canonical_json",
     "timestamp_us",
     "readable_id",
+    "readable_fields",
     "MAX_LINE_BYTES",
 ]
 
@@ -327,6 +328,8 @@ class DecodeFailure(Exception):
         self.code = code
         self.message = message
         self.event_id = event_id
+        #: What was handed in, when the caller keeps it (for the rejection journal).
+        self.raw: Any = None
 
 
 def _not_json(constant: str) -> Any:
@@ -345,6 +348,44 @@ def readable_id(data: bytes | str) -> str | None:
         if isinstance(value, str):
             return value
     return None
+
+
+#: The fields a rejection-journal entry names (SPEC §2.1), read from whatever could be read.
+JOURNAL_FIELDS: Final = ("id", "type", "promoter_id", "owner_id", "group_id", "order_id", "payout_id")
+_TYPE_NAMES: Final = frozenset(cls.__name__ for cls in EVENT_TYPES)
+
+
+def readable_fields(event: Any) -> dict[str, str]:
+    """Best-effort identifiers of an event that may not have decoded (for the rejection journal).
+
+    ``event`` is a decoded event, a mapping, or JSON text/bytes. Only strings
+    of 1–128 characters are taken (an unknown ``type`` is left out); anything
+    unreadable gives ``{}``."""
+    if isinstance(event, (bytes, str)):
+        if len(event) > MAX_LINE_BYTES:
+            return {}
+        try:
+            text = event.decode("utf-8") if isinstance(event, bytes) else event
+            event = json.loads(text, parse_constant=_not_json)
+        except (ValueError, RecursionError):
+            return {}
+    if isinstance(event, Struct):
+        struct = event
+        event = {name: type(struct).__name__ if name == "type" else getattr(struct, name, None) for name in JOURNAL_FIELDS}
+    if not isinstance(event, Mapping):
+        return {}
+    get = event.get
+    found: dict[str, str] = {}
+    for name in JOURNAL_FIELDS:
+        try:
+            value = get(name)
+        except Exception:  # a hostile mapping: nothing of it is trusted
+            continue
+        if isinstance(value, str) and 1 <= len(value) <= 128:
+            found[name] = value
+    if found.get("type") not in _TYPE_NAMES:
+        found.pop("type", None)
+    return found
 
 
 def decode_event(data: bytes | str) -> Event:

@@ -24,8 +24,9 @@ from .domain.book import GENESIS_HEAD, Book, Outcome
 from .domain.report import build_report, with_digest
 from .domain.snapshot import CheckpointError, restore, seal, snapshot, unseal
 from .errors import ConcurrencyConflict, CorruptLog, UsageError
-from .events import DecodeFailure, Event, coerce_event, decode_stored
+from .events import DecodeFailure, Event, coerce_event, decode_stored, readable_fields
 from .store import LogRecord, LogStore, open_store
+from .store.base import MAX_JOURNAL_MESSAGE_CHARS, JournalEntry, StateChanges
 
 __all__ = ["Ledger", "DEFAULT_STORE_URL", "MAX_BATCH", "resolve_store_url"]
 
@@ -60,6 +61,23 @@ def _fold_records(book: Book, records: Iterator[LogRecord]) -> None:
         except DecodeFailure as exc:
             raise CorruptLog(f"position {record.position}: stored event does not decode: {exc.message}") from None
         book.replay(event, record.event, record.head)
+
+
+def _journal_entry(position: int, outcome: Outcome, event: Any) -> JournalEntry:
+    """The rejection-journal entry of a refused event (SPEC §2.1)."""
+    fields = readable_fields(event)
+    message = outcome.message or ""
+    return JournalEntry(
+        position=position,
+        event_id=outcome.id if outcome.id is not None else fields.get("id"),
+        type=fields.get("type"),
+        code=outcome.code or "invalid_event",
+        message=message[:MAX_JOURNAL_MESSAGE_CHARS],
+        promoter_id=fields.get("promoter_id", fields.get("owner_id")),
+        group_id=fields.get("group_id"),
+        order_id=fields.get("order_id"),
+        payout_id=fields.get("payout_id"),
+    )
 
 
 class Ledger:
@@ -158,8 +176,12 @@ class Ledger:
         """Append one event (a Struct from :mod:`supernova_ledger.events`, a dict, or JSON)."""
         return self.append_batch([event])[0]
 
-    def append_batch(self, events: Sequence[EventInput]) -> list[Outcome]:
-        """Append events in order; one outcome per event, stored atomically together."""
+    def append_batch(self, events: Sequence[EventInput], *, state: StateChanges | None = None) -> list[Outcome]:
+        """Append events in order; one outcome per event, stored atomically together.
+
+        Every rejection is also written to the rejection journal, and
+        ``state`` (side state: key -> bytes, ``None`` deletes; see
+        :meth:`read_state`) is stored in the same transaction as the batch."""
         if len(events) > MAX_BATCH:
             raise UsageError(f"events: at most {MAX_BATCH} per batch, got {len(events)}")
         self._ensure_open()
@@ -168,14 +190,15 @@ class Ledger:
             try:
                 decoded.append(coerce_event(item))
             except DecodeFailure as failure:
+                failure.raw = item
                 decoded.append(failure)
         for attempt in range(_MAX_ATTEMPTS):
             self._catch_up()
             with paused_gc():
-                outcomes, records = self._decide(decoded)
+                outcomes, records, journal = self._decide(decoded)
             try:
-                if records:
-                    self._store.append(records)
+                if records or journal or state:
+                    self._store.append(records, journal, state)
                 return outcomes
             except ConcurrencyConflict:
                 self._rebuild()
@@ -188,19 +211,26 @@ class Ledger:
                 raise
         raise ConcurrencyConflict(f"gave up after {_MAX_ATTEMPTS} attempts: other writers kept winning")
 
-    def _decide(self, decoded: list[Event | DecodeFailure]) -> tuple[list[Outcome], list[LogRecord]]:
+    def _decide(
+        self, decoded: list[Event | DecodeFailure]
+    ) -> tuple[list[Outcome], list[LogRecord], list[JournalEntry]]:
         book = self._book
         outcomes: list[Outcome] = []
         records: list[LogRecord] = []
+        journal: list[JournalEntry] = []
         for item in decoded:
             if isinstance(item, DecodeFailure):
-                outcomes.append(Outcome("rejected", item.event_id, None, item.code, item.message))
+                outcome = Outcome("rejected", item.event_id, None, item.code, item.message)
+                journal.append(_journal_entry(book.position, outcome, item.raw))
+                outcomes.append(outcome)
                 continue
             outcome, data = book.submit(item)
             outcomes.append(outcome)
             if data is not None:
                 records.append(LogRecord(book.position, data, book.head))
-        return outcomes, records
+            elif outcome.status == "rejected":
+                journal.append(_journal_entry(book.position, outcome, item))
+        return outcomes, records, journal
 
     # -- reading ----------------------------------------------------------------
 
@@ -215,6 +245,19 @@ class Ledger:
             book = Book()
             _fold(book, self._store.read(1, until))
         return with_digest(build_report(book, period, top))
+
+    def rejections(
+        self, code: str | None = None, promoter: str | None = None, group: str | None = None
+    ) -> Iterator[JournalEntry]:
+        """The rejection journal (SPEC §2.1), oldest first, filtered by code, promoter or group."""
+        self._ensure_open()
+        for _seq, entry in self._store.journal(code=code, promoter_id=promoter, group_id=group):
+            yield entry
+
+    def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """Side state stored with earlier batches (see :meth:`append_batch`)."""
+        self._ensure_open()
+        return self._store.read_state(keys)
 
     def balance(self, promoter_id: str) -> dict[str, int] | None:
         """One promoter's six balances, or None if it never joined."""

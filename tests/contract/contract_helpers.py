@@ -154,9 +154,9 @@ def counting_conflicts(store: LogStore) -> list[int]:
     counter = [0]
     real_append = store.append
 
-    def append(records: Any) -> None:
+    def append(records: Any, *side: Any) -> None:
         try:
-            real_append(records)
+            real_append(records, *side)
         except ConcurrencyConflict:
             counter[0] += 1
             raise

@@ -9,19 +9,45 @@ never decode events. The ledger decides; the store only persists.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Final
 
 import msgspec
 
 from ..errors import UsageError
 
-__all__ = ["LogRecord", "LogStore", "GENESIS_HEAD", "MAX_APPEND_BATCH", "HEAD_HEX_CHARS", "check_batch"]
+__all__ = [
+    "LogRecord",
+    "LogStore",
+    "JournalEntry",
+    "GENESIS_HEAD",
+    "MAX_APPEND_BATCH",
+    "HEAD_HEX_CHARS",
+    "MAX_STATE_KEY_CHARS",
+    "MAX_STATE_VALUE_BYTES",
+    "MAX_JOURNAL_MESSAGE_CHARS",
+    "StateChanges",
+    "check_batch",
+    "check_side_data",
+    "encode_journal_entry",
+    "decode_journal_entry",
+]
 
 GENESIS_HEAD = "0" * 64
 #: The most records one ``append`` call may carry.
 MAX_APPEND_BATCH = 10_000
 #: Length of a log head: sha256 as lowercase hex.
 HEAD_HEX_CHARS = 64
+#: Limits on side state (see :meth:`LogStore.append`).
+MAX_STATE_KEY_CHARS: Final = 256
+MAX_STATE_VALUE_BYTES: Final = 64 * 1024
+#: A rejection message longer than this is cut (messages are ours, and short).
+MAX_JOURNAL_MESSAGE_CHARS: Final = 1_000
+#: Rows fetched per query when reading the journal or side state.
+JOURNAL_PAGE: Final = 1_000
+
+#: Side state to write with a batch: key -> new value, or None to delete the key.
+StateChanges = Mapping[str, bytes | None]
 
 
 class LogRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -32,6 +58,37 @@ class LogRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
     position: int  #: 1-based position in the log
     event: bytes  #: canonical JSON of the event (SPEC §7), UTF-8
     head: str  #: log head (64 hex) after this event
+
+
+class JournalEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One refused event in the rejection journal (SPEC §2.1).
+
+    Not part of the log: no position of its own, not in the hash chain, not
+    exported, never read by the fold. ``position`` is the number of events
+    accepted when it was refused."""
+
+    position: int
+    event_id: str | None = msgspec.field(name="id", default=None)
+    type: str | None = None
+    code: str
+    message: str
+    promoter_id: str | None = None  #: the event's promoter_id, else its owner_id
+    group_id: str | None = None
+    order_id: str | None = None
+    payout_id: str | None = None
+
+
+_journal_encoder: Final = msgspec.json.Encoder(order="sorted")
+_journal_decoder: Final = msgspec.json.Decoder(JournalEntry)
+
+
+def encode_journal_entry(entry: JournalEntry) -> bytes:
+    """The entry's JSON (sorted keys, every key present): how stores keep it."""
+    return _journal_encoder.encode(entry)
+
+
+def decode_journal_entry(data: bytes) -> JournalEntry:
+    return _journal_decoder.decode(data)
 
 
 class LogStore(ABC):
@@ -46,7 +103,12 @@ class LogStore(ABC):
         Always reads what is durably stored now (other writers included)."""
 
     @abstractmethod
-    def append(self, records: Sequence[LogRecord]) -> None:
+    def append(
+        self,
+        records: Sequence[LogRecord],
+        journal: Sequence[JournalEntry] = (),
+        state: StateChanges | None = None,
+    ) -> None:
         """Store ``records`` (consecutive positions) atomically and durably.
 
         ``records[0].position`` is the position right after the last one the
@@ -54,7 +116,33 @@ class LogStore(ABC):
         positions, nothing is stored and :class:`ConcurrencyConflict` is
         raised. At most :data:`MAX_APPEND_BATCH` records per call; a batch
         that is too long, not consecutive, or would leave a gap after the
-        stored log is a :class:`UsageError` (nothing stored)."""
+        stored log is a :class:`UsageError` (nothing stored).
+
+        ``journal`` (rejection-journal entries) and ``state`` (side state:
+        key -> value, ``None`` deletes) are written in the same transaction
+        as the records: all of it is stored, or none. Either may come
+        without records."""
+
+    @abstractmethod
+    def journal(
+        self,
+        after: int = 0,
+        *,
+        code: str | None = None,
+        promoter_id: str | None = None,
+        group_id: str | None = None,
+    ) -> Iterator[tuple[int, JournalEntry]]:
+        """Rejection-journal entries, oldest first, with their journal sequence
+        number (1, 2, …; not a log position), those with sequence > ``after``
+        matching every filter given."""
+
+    @abstractmethod
+    def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The stored values of those of ``keys`` that have one."""
+
+    @abstractmethod
+    def state_items(self, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+        """Side state whose key starts with ``prefix``, sorted by key."""
 
     @abstractmethod
     def read(self, start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
@@ -84,6 +172,30 @@ class LogStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_side_data(journal: Sequence[JournalEntry], state: StateChanges | None) -> None:
+    """Refuse side data no store may keep (a caller's mistake: :class:`UsageError`)."""
+    if len(journal) > MAX_APPEND_BATCH:
+        raise UsageError(f"journal: at most {MAX_APPEND_BATCH} entries per append, got {len(journal)}")
+    if state is None:
+        return
+    if len(state) > MAX_APPEND_BATCH:
+        raise UsageError(f"state: at most {MAX_APPEND_BATCH} keys per append, got {len(state)}")
+    for key, value in state.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_STATE_KEY_CHARS:
+            raise UsageError(f"state: keys are strings of 1-{MAX_STATE_KEY_CHARS} characters, got {key!r:.80}")
+        if value is not None and (not isinstance(value, bytes) or len(value) > MAX_STATE_VALUE_BYTES):
+            raise UsageError(f"state[{key!r}]: values are bytes of at most {MAX_STATE_VALUE_BYTES}, or None")
+
+
+def matches(entry: JournalEntry, code: str | None, promoter_id: str | None, group_id: str | None) -> bool:
+    """Whether a journal entry passes the filters of :meth:`LogStore.journal`."""
+    return (
+        (code is None or entry.code == code)
+        and (promoter_id is None or entry.promoter_id == promoter_id)
+        and (group_id is None or entry.group_id == group_id)
+    )
 
 
 def check_batch(records: Sequence[LogRecord]) -> None:

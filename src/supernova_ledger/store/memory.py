@@ -13,7 +13,16 @@ import weakref
 from collections.abc import Iterator, Sequence
 
 from ..errors import ConcurrencyConflict, StoreError, UsageError
-from .base import GENESIS_HEAD, LogRecord, LogStore, check_batch
+from .base import (
+    GENESIS_HEAD,
+    JournalEntry,
+    LogRecord,
+    LogStore,
+    StateChanges,
+    check_batch,
+    check_side_data,
+    matches,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -26,6 +35,8 @@ class _MemoryLog:
         self.lock = threading.Lock()
         #: The newest checkpoint only: ``(position, sealed blob)``.
         self.checkpoint: tuple[int, bytes] | None = None
+        self.journal: list[JournalEntry] = []
+        self.state: dict[str, bytes] = {}
 
 
 _named_logs: weakref.WeakValueDictionary[str, _MemoryLog] = weakref.WeakValueDictionary()
@@ -55,11 +66,14 @@ class MemoryStore(LogStore):
     def close(self) -> None:
         self._closed = True
 
-    @property
-    def _records(self) -> list[LogRecord]:
+    def _open_log(self) -> _MemoryLog:
         if self._closed:
             raise StoreError(f"store {self.url}: used after close()")
-        return self._log.records
+        return self._log
+
+    @property
+    def _records(self) -> list[LogRecord]:
+        return self._open_log().records
 
     def head(self) -> tuple[int, str]:
         records = self._records
@@ -68,18 +82,53 @@ class MemoryStore(LogStore):
         last = records[-1]
         return last.position, last.head
 
-    def append(self, records: Sequence[LogRecord]) -> None:
-        if not records:
-            return
-        check_batch(records)
+    def append(
+        self,
+        records: Sequence[LogRecord],
+        journal: Sequence[JournalEntry] = (),
+        state: StateChanges | None = None,
+    ) -> None:
+        if records:
+            check_batch(records)
+        check_side_data(journal, state)
         with self._log.lock:
             stored = len(self._records)
-            first = records[0].position
-            if first <= stored:
-                raise ConcurrencyConflict(f"position {first} is taken; the log is at {stored}")
-            if first > stored + 1:
-                raise UsageError(f"records: position {first} leaves a gap; the log is at {stored}")
-            self._log.records.extend(records)
+            if records:
+                first = records[0].position
+                if first <= stored:
+                    raise ConcurrencyConflict(f"position {first} is taken; the log is at {stored}")
+                if first > stored + 1:
+                    raise UsageError(f"records: position {first} leaves a gap; the log is at {stored}")
+                self._log.records.extend(records)
+            self._log.journal.extend(journal)
+            for key, value in (state or {}).items():
+                if value is None:
+                    self._log.state.pop(key, None)
+                else:
+                    self._log.state[key] = value
+
+    def journal(
+        self,
+        after: int = 0,
+        *,
+        code: str | None = None,
+        promoter_id: str | None = None,
+        group_id: str | None = None,
+    ) -> Iterator[tuple[int, JournalEntry]]:
+        entries = self._open_log().journal
+        for seq in range(max(after, 0) + 1, len(entries) + 1):
+            entry = entries[seq - 1]
+            if matches(entry, code, promoter_id, group_id):
+                yield seq, entry
+
+    def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
+        state = self._open_log().state
+        return {key: state[key] for key in keys if key in state}
+
+    def state_items(self, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+        state = self._open_log().state
+        for key in sorted(k for k in state if k.startswith(prefix)):
+            yield key, state[key]
 
     def read(self, start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
         records = self._records

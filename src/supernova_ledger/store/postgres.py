@@ -36,7 +36,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow, tuple_row
 
 from ..errors import StoreError, StoreUnavailable, UsageError
-from .recorded import LOG_ORIGINATOR_ID, Cursor, RecordedStore
+from .recorded import JOURNAL_TABLE, LOG_ORIGINATOR_ID, STATE_TABLE, Cursor, RecordedStore, SideTables
 
 __all__ = ["PostgresStore", "PostgresTarget", "CopyingRecorder", "parse_postgres_url", "EVENTS_TABLE", "DEFAULT_CONNECT_TIMEOUT_S"]
 
@@ -146,6 +146,7 @@ class PostgresStore(RecordedStore):
         except (psycopg.Error, PersistenceError) as error:
             raise StoreUnavailable(f"store: cannot open PostgreSQL {target.display}: {_first_line(error)}") from error
         super().__init__(url, recorder, display=target.display, checkpoints=checkpoints)
+        self._side = _side_tables(target.schema)
 
     def _close(self) -> None:
         self._datastore.close()
@@ -191,6 +192,30 @@ class PostgresStore(RecordedStore):
         return super()._store_error(action, error)
 
 
+def _side_tables(schema: str) -> SideTables:
+    """Schema names are checked against ``_SCHEMA_NAME``, so quoting them is safe."""
+    journal, state = f'"{schema}".{JOURNAL_TABLE}', f'"{schema}".{STATE_TABLE}'
+    return SideTables(
+        journal=journal,
+        state=state,
+        p="%s",
+        upsert=f"INSERT INTO {state} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+    )
+
+
+def _create_side_tables(probe: psycopg.Connection[object], schema: str) -> None:
+    side = _side_tables(schema)
+    probe.execute(
+        f"CREATE TABLE IF NOT EXISTS {side.journal} (seq BIGSERIAL PRIMARY KEY, position BIGINT NOT NULL, "
+        "code TEXT NOT NULL, promoter_id TEXT, group_id TEXT, entry BYTEA NOT NULL)"
+    )
+    for column in ("code", "promoter_id", "group_id"):
+        probe.execute(
+            f'CREATE INDEX IF NOT EXISTS {JOURNAL_TABLE}_{column} ON {side.journal} ({column}, seq)'
+        )
+    probe.execute(f"CREATE TABLE IF NOT EXISTS {side.state} (key TEXT PRIMARY KEY, value BYTEA NOT NULL)")
+
+
 def _connect_kwargs(target: PostgresTarget) -> dict[str, str | int]:
     kwargs: dict[str, str | int] = {"dbname": target.dbname, "user": target.user, "password": target.password}
     kwargs["host"] = target.host
@@ -227,6 +252,7 @@ def _prepare(
         recorder.create_table()
         checkpoints = PostgresAggregateRecorder(datastore, events_table_name=CHECKPOINTS_TABLE)
         checkpoints.create_table()
+        _create_side_tables(probe, target.schema)
     except BaseException:
         datastore.close()
         raise

@@ -39,20 +39,36 @@ import uuid
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import msgspec
 from eventsourcing.persistence import AggregateRecorder, IntegrityError, PersistenceError, StoredEvent
 
 from ..errors import ConcurrencyConflict, CorruptLog, StoreError, UsageError
-from .base import GENESIS_HEAD, HEAD_HEX_CHARS, LogRecord, LogStore, check_batch
+from .base import (
+    GENESIS_HEAD,
+    HEAD_HEX_CHARS,
+    JOURNAL_PAGE,
+    JournalEntry,
+    LogRecord,
+    LogStore,
+    StateChanges,
+    check_batch,
+    check_side_data,
+    decode_journal_entry,
+    encode_journal_entry,
+)
 
 __all__ = [
     "LOG_ORIGINATOR_ID",
     "RECORD_TOPIC",
     "BATCH_TOPIC",
     "CHECKPOINT_TOPIC",
+    "JOURNAL_TABLE",
+    "STATE_TABLE",
     "RecordedStore",
+    "SideTables",
     "READ_WINDOW_POSITIONS",
     "encode_batch",
     "decode_row",
@@ -73,6 +89,45 @@ READ_WINDOW_POSITIONS: Final = 20_000
 #: Batch header: last head (64 hex) + record count (8 hex).
 _COUNT_HEX: Final = 8
 HEADER_BYTES: Final = HEAD_HEX_CHARS + _COUNT_HEX
+
+#: The rejection journal (SPEC §2.1): ``seq`` orders it; the filter columns are indexed.
+JOURNAL_TABLE: Final = "rejection_journal"
+#: Side state written with batches (e.g. an adapter's per-row progress): key -> value.
+STATE_TABLE: Final = "side_state"
+
+
+@dataclass(frozen=True, slots=True)
+class SideTables:
+    """The SQL of the tables kept beside the log, in one database's dialect.
+
+    ``journal`` and ``state`` are the (schema-qualified, quoted) table names,
+    ``p`` the driver's placeholder, ``upsert`` the statement that sets a key."""
+
+    journal: str
+    state: str
+    p: str
+    upsert: str
+
+    def insert_journal(self) -> str:
+        p = self.p
+        return (
+            f"INSERT INTO {self.journal} (position, code, promoter_id, group_id, entry) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p})"
+        )
+
+    def select_journal(self, filters: Sequence[str]) -> str:
+        where = "".join(f" AND {column} = {self.p}" for column in filters)
+        return f"SELECT seq, entry FROM {self.journal} WHERE seq > {self.p}{where} ORDER BY seq LIMIT {self.p}"
+
+    def delete_state(self) -> str:
+        return f"DELETE FROM {self.state} WHERE key = {self.p}"
+
+    def select_state(self, count: int) -> str:
+        return f"SELECT key, value FROM {self.state} WHERE key IN ({', '.join([self.p] * count)})"
+
+    def select_state_range(self) -> str:
+        p = self.p
+        return f"SELECT key, value FROM {self.state} WHERE key > {p} AND key >= {p} ORDER BY key LIMIT {p}"
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder(list[LogRecord])
@@ -132,6 +187,7 @@ class Cursor(Protocol):
     def execute(self, statement: Any, params: Sequence[Any] = ..., /) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+    def executemany(self, statement: Any, params: Sequence[Sequence[Any]], /) -> Any: ...
 
 
 class RecordedStore(LogStore):
@@ -189,21 +245,87 @@ class RecordedStore(LogStore):
         with self._reading("read") as cursor:
             return self._head(cursor)
 
-    def append(self, records: Sequence[LogRecord]) -> None:
-        if not records:
+    def append(
+        self,
+        records: Sequence[LogRecord],
+        journal: Sequence[JournalEntry] = (),
+        state: StateChanges | None = None,
+    ) -> None:
+        check_side_data(journal, state)
+        if not records and not journal and not state:
             return
-        check_batch(records)
-        state = encode_batch(records)
-        first, last = records[0].position, records[-1].position
+        if records:
+            check_batch(records)
+            row = encode_batch(records)
+        side = self._side
         with self._writing("append") as cursor:
-            stored_position, _ = self._head(cursor)
-            if stored_position >= first:
-                raise ConcurrencyConflict(
-                    f"positions {first}..{last}: another writer stored them first; the log is at {stored_position}"
+            if records:
+                first, last = records[0].position, records[-1].position
+                stored_position, _ = self._head(cursor)
+                if stored_position >= first:
+                    raise ConcurrencyConflict(
+                        f"positions {first}..{last}: another writer stored them first; the log is at {stored_position}"
+                    )
+                if stored_position < first - 1:
+                    raise UsageError(f"records: position {first} leaves a gap; the log is at {stored_position}")
+                self._insert_row(cursor, first, row, f"positions {first}..{last}")
+            if journal:
+                cursor.executemany(
+                    side.insert_journal(),
+                    [(e.position, e.code, e.promoter_id, e.group_id, encode_journal_entry(e)) for e in journal],
                 )
-            if stored_position < first - 1:
-                raise UsageError(f"records: position {first} leaves a gap; the log is at {stored_position}")
-            self._insert_row(cursor, first, state, f"positions {first}..{last}")
+            for key, value in sorted((state or {}).items()):
+                if value is None:
+                    cursor.execute(side.delete_state(), (key,))
+                else:
+                    cursor.execute(side.upsert, (key, value))
+
+    def journal(
+        self,
+        after: int = 0,
+        *,
+        code: str | None = None,
+        promoter_id: str | None = None,
+        group_id: str | None = None,
+    ) -> Iterator[tuple[int, JournalEntry]]:
+        wanted = {"code": code, "promoter_id": promoter_id, "group_id": group_id}
+        filters = [column for column, value in wanted.items() if value is not None]
+        statement = self._side.select_journal(filters)
+        values = [wanted[column] for column in filters]
+        seq = max(after, 0)
+        while True:
+            rows = self._query(statement, (seq, *values, JOURNAL_PAGE))
+            for row_seq, data in rows:
+                try:
+                    entry = decode_journal_entry(bytes(data))
+                except Exception as error:
+                    raise CorruptLog(f"rejection journal entry {row_seq}: unreadable ({type(error).__name__})") from None
+                yield row_seq, entry
+            if len(rows) < JOURNAL_PAGE:
+                return
+            seq = rows[-1][0]
+
+    def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        unique = sorted(set(keys))
+        for start in range(0, len(unique), JOURNAL_PAGE):
+            chunk = unique[start : start + JOURNAL_PAGE]
+            for key, value in self._query(self._side.select_state(len(chunk)), tuple(chunk)):
+                found[key] = bytes(value)
+        return found
+
+    def state_items(self, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+        after = ""
+        statement = self._side.select_state_range()
+        while True:
+            rows = self._query(statement, (after, prefix, JOURNAL_PAGE))
+            for key, value in rows:
+                if not key.startswith(prefix):
+                    return
+                yield key, bytes(value)
+            if len(rows) < JOURNAL_PAGE:
+                return
+            after = rows[-1][0]
 
     def read(self, start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
         start = max(start, 1)
@@ -325,6 +447,14 @@ class RecordedStore(LogStore):
     @abstractmethod
     def _is_key_clash(self, error: BaseException) -> bool:
         """Whether ``error`` is the primary key refusing a taken version."""
+
+    #: The SQL of the journal and side-state tables (set by subclasses).
+    _side: SideTables
+
+    def _query(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._reading("read") as cursor:
+            cursor.execute(statement, params)
+            return [tuple(row) for row in cursor.fetchall()]
 
     def _close(self) -> None:
         """Release the recorder's connections."""

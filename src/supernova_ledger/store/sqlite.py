@@ -27,7 +27,7 @@ from eventsourcing.sqlite import (
 )
 
 from ..errors import StoreError, StoreUnavailable, UsageError
-from .recorded import LOG_ORIGINATOR_ID, Cursor, RecordedStore
+from .recorded import JOURNAL_TABLE, LOG_ORIGINATOR_ID, STATE_TABLE, Cursor, RecordedStore, SideTables
 
 __all__ = ["SQLiteStore", "sqlite_path", "EVENTS_TABLE", "LOCK_TIMEOUT_S"]
 
@@ -36,6 +36,20 @@ URL_PREFIX: Final = "sqlite:///"
 EVENTS_TABLE: Final = "stored_events"
 #: The table of checkpoints (same layout; version = log position).
 CHECKPOINTS_TABLE: Final = "checkpoints"
+_SIDE: Final = SideTables(
+    journal=JOURNAL_TABLE,
+    state=STATE_TABLE,
+    p="?",
+    upsert=f"INSERT INTO {STATE_TABLE} (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+)
+_CREATE_SIDE_TABLES: Final = (
+    f"CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "position INTEGER NOT NULL, code TEXT NOT NULL, promoter_id TEXT, group_id TEXT, entry BLOB NOT NULL)",
+    f"CREATE INDEX IF NOT EXISTS {JOURNAL_TABLE}_code ON {JOURNAL_TABLE} (code, seq)",
+    f"CREATE INDEX IF NOT EXISTS {JOURNAL_TABLE}_promoter ON {JOURNAL_TABLE} (promoter_id, seq)",
+    f"CREATE INDEX IF NOT EXISTS {JOURNAL_TABLE}_group ON {JOURNAL_TABLE} (group_id, seq)",
+    f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+)
 #: How long a writer waits for another process's transaction to finish.
 LOCK_TIMEOUT_S: Final = 15
 
@@ -83,6 +97,9 @@ class SQLiteStore(RecordedStore):
         try:
             recorder.create_table()
             checkpoints.create_table()
+            with datastore.transaction(commit=True) as cursor:
+                for statement in _CREATE_SIDE_TABLES:
+                    cursor.execute(statement)
             if not datastore.pool.is_journal_mode_wal:
                 raise StoreError("WAL journal mode could not be set")
         except (sqlite3.Error, PersistenceError, StoreError) as error:
@@ -92,6 +109,8 @@ class SQLiteStore(RecordedStore):
             raise StoreUnavailable(f"store: cannot open SQLite database {path}: {_first_line(error)}") from error
         self._datastore = datastore
         super().__init__(url, recorder, display=path, checkpoints=checkpoints)
+
+    _side = _SIDE
 
     def _close(self) -> None:
         self._datastore.close()
