@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from typing import IO, Any, BinaryIO, Final, NoReturn
 
 from .audit import export_lines, verify
-from .errors import SupernovaError
+from .errors import CorruptLog, SupernovaError
 from .events import canonical_json
 from .ledger import Ledger, resolve_store_url
 from .store import open_store
@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="jsonl (default: to stdout) or parquet (files under --out DIR; needs the scale extra)")
     export.add_argument("--out", metavar="DIR", help="for --format parquet: a new or empty directory")
     command("verify", "replay the store and check the log head")
+    migrate = command("migrate", "copy the log into a new, empty store (current layout); verify both")
+    migrate.add_argument("--to", metavar="URL", required=True, help="the empty store to write")
 
     simulate = commands.add_parser("simulate", help="write a seeded, realistic programme as JSON Lines")
     simulate.add_argument("--seed", type=int, default=7)
@@ -267,6 +269,22 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_VERIFY_FAILED
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from .migrate import migrate
+
+    source_url, target_url = resolve_store_url(args.store), args.to
+    if source_url == target_url:
+        raise _Usage("migrate: --to must name another store than --store")
+    with open_store(source_url) as source, open_store(target_url) as target:
+        try:
+            result = migrate(source, target)
+        except CorruptLog as exc:
+            print(f"{PROG}: migrate FAILED: {exc.message}", file=sys.stderr)
+            return EXIT_VERIFY_FAILED
+    print(result.describe())
+    return EXIT_OK
+
+
 # -- simulate, demo --------------------------------------------------------------
 
 
@@ -301,6 +319,7 @@ _COMMANDS: Final = {
     "report": _report,
     "export": _export,
     "verify": _verify,
+    "migrate": _migrate,
     "simulate": _simulate,
     "demo": _demo,
 }
