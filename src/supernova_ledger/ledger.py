@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
-from ._gc import paused_gc
+from ._gc import paused_gc, release_frozen
 from .audit import Verification, export_lines, verify
 from .domain.book import GENESIS_HEAD, Book, Outcome
 from .domain.report import build_report, with_digest
@@ -47,8 +47,8 @@ def resolve_store_url(url: str | None) -> str:
     return url or os.environ.get("SUPERNOVA_STORE") or DEFAULT_STORE_URL
 
 
-def _fold(book: Book, records: Iterator[LogRecord]) -> None:
-    with paused_gc():
+def _fold(book: Book, records: Iterator[LogRecord], *, freeze: bool = False) -> None:
+    with paused_gc(freeze=freeze):
         _fold_records(book, records)
 
 
@@ -110,15 +110,17 @@ class Ledger:
             return Book()
         position, blob = found
         try:
-            with paused_gc():
+            with paused_gc(freeze=True):
                 book = restore(unseal(blob))
         except CheckpointError as exc:
             self.checkpoint_problem = str(exc)
+            release_frozen()
             return Book()
         record = self._store.record_at(position) if position else None
         stored_head = record.head if record is not None else GENESIS_HEAD
         if book.position != position or book.head != stored_head:
             self.checkpoint_problem = f"checkpoint: position {position} does not match the log"
+            release_frozen()
             return Book()
         return book
 
@@ -156,6 +158,7 @@ class Ledger:
         if not self._closed:
             self._closed = True
             self._store.close()
+            release_frozen()  # the book may be dropped now (see paused_gc)
 
     @property
     def store(self) -> LogStore:
@@ -194,7 +197,7 @@ class Ledger:
                 decoded.append(failure)
         for attempt in range(_MAX_ATTEMPTS):
             self._catch_up()
-            with paused_gc():
+            with paused_gc(freeze=True):
                 outcomes, records, journal = self._decide(decoded)
             try:
                 if records or journal or state:
@@ -288,10 +291,11 @@ class Ledger:
             self._stale = False
         position, _head = self._store.head()
         if position > self._book.position:
-            _fold(self._book, self._store.read(self._book.position + 1))
+            _fold(self._book, self._store.read(self._book.position + 1), freeze=True)
 
     def _rebuild(self) -> None:
         """Throw away decisions that were not stored; the next catch-up folds the store afresh."""
         self._book = Book()
         self._stale = True
+        release_frozen()  # the dropped book was frozen (see paused_gc)
 
