@@ -27,6 +27,8 @@ __all__ = [
     "MAX_STATE_VALUE_BYTES",
     "MAX_JOURNAL_MESSAGE_CHARS",
     "StateChanges",
+    "BalanceRows",
+    "MAX_BALANCE_ROWS",
     "check_batch",
     "check_side_data",
     "encode_journal_entry",
@@ -45,6 +47,12 @@ MAX_STATE_VALUE_BYTES: Final = 64 * 1024
 MAX_JOURNAL_MESSAGE_CHARS: Final = 1_000
 #: Rows fetched per query when reading the journal or side state.
 JOURNAL_PAGE: Final = 1_000
+
+#: Rows of the per-promoter balances table one append may write, and their size.
+MAX_BALANCE_ROWS: Final = 1_000_000
+MAX_BALANCE_VALUE_BYTES: Final = 4 * 1024
+#: Per-promoter rows to upsert with a batch: promoter id -> the ledger's bytes.
+BalanceRows = Mapping[str, bytes]
 
 #: Side state to write with a batch: key -> new value, or None to delete the key.
 StateChanges = Mapping[str, bytes | None]
@@ -108,6 +116,7 @@ class LogStore(ABC):
         records: Sequence[LogRecord],
         journal: Sequence[JournalEntry] = (),
         state: StateChanges | None = None,
+        balances: BalanceRows | None = None,
     ) -> None:
         """Store ``records`` (consecutive positions) atomically and durably.
 
@@ -121,7 +130,12 @@ class LogStore(ABC):
         ``journal`` (rejection-journal entries) and ``state`` (side state:
         key -> value, ``None`` deletes) are written in the same transaction
         as the records: all of it is stored, or none. Either may come
-        without records."""
+        without records.
+
+        ``balances`` upserts rows of the per-promoter balances table (promoter
+        id -> the ledger's encoding of its balances at this batch), in the
+        same transaction. Derived data, like checkpoints: the ledger writes
+        and checks them, the store only keeps the latest row per promoter."""
 
     @abstractmethod
     def journal(
@@ -135,6 +149,10 @@ class LogStore(ABC):
         """Rejection-journal entries, oldest first, with their journal sequence
         number (1, 2, …; not a log position), those with sequence > ``after``
         matching every filter given."""
+
+    def read_balances(self, promoter_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored balances rows of those of ``promoter_ids`` that have one."""
+        return {}
 
     @abstractmethod
     def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
@@ -174,8 +192,18 @@ class LogStore(ABC):
         self.close()
 
 
-def check_side_data(journal: Sequence[JournalEntry], state: StateChanges | None) -> None:
+def check_side_data(
+    journal: Sequence[JournalEntry], state: StateChanges | None, balances: BalanceRows | None = None
+) -> None:
     """Refuse side data no store may keep (a caller's mistake: :class:`UsageError`)."""
+    if balances:
+        if len(balances) > MAX_BALANCE_ROWS:
+            raise UsageError(f"balances: at most {MAX_BALANCE_ROWS} rows per append, got {len(balances)}")
+        for promoter_id, row in balances.items():
+            if not isinstance(promoter_id, str) or not 1 <= len(promoter_id) <= MAX_STATE_KEY_CHARS:
+                raise UsageError(f"balances: promoter ids are strings of 1-{MAX_STATE_KEY_CHARS} characters")
+            if not isinstance(row, bytes) or len(row) > MAX_BALANCE_VALUE_BYTES:
+                raise UsageError(f"balances[{promoter_id!r}]: rows are bytes of at most {MAX_BALANCE_VALUE_BYTES}")
     if len(journal) > MAX_APPEND_BATCH:
         raise UsageError(f"journal: at most {MAX_APPEND_BATCH} entries per append, got {len(journal)}")
     if state is None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from ..errors import ConcurrencyConflict, StoreError, UsageError
 from .base import (
     GENESIS_HEAD,
+    BalanceRows,
     JournalEntry,
     LogRecord,
     LogStore,
@@ -37,6 +38,8 @@ class _MemoryLog:
         self.checkpoint: tuple[int, bytes] | None = None
         self.journal: list[JournalEntry] = []
         self.state: dict[str, bytes] = {}
+        #: The per-promoter balances table: promoter id -> the ledger's row.
+        self.balances: dict[str, bytes] = {}
 
 
 _named_logs: weakref.WeakValueDictionary[str, _MemoryLog] = weakref.WeakValueDictionary()
@@ -87,10 +90,11 @@ class MemoryStore(LogStore):
         records: Sequence[LogRecord],
         journal: Sequence[JournalEntry] = (),
         state: StateChanges | None = None,
+        balances: BalanceRows | None = None,
     ) -> None:
         if records:
             check_batch(records)
-        check_side_data(journal, state)
+        check_side_data(journal, state, balances)
         with self._log.lock:
             stored = len(self._records)
             if records:
@@ -106,6 +110,7 @@ class MemoryStore(LogStore):
                     self._log.state.pop(key, None)
                 else:
                     self._log.state[key] = value
+            self._log.balances.update(balances or {})
 
     def journal(
         self,
@@ -120,6 +125,10 @@ class MemoryStore(LogStore):
             entry = entries[seq - 1]
             if matches(entry, code, promoter_id, group_id):
                 yield seq, entry
+
+    def read_balances(self, promoter_ids: Sequence[str]) -> dict[str, bytes]:
+        balances = self._open_log().balances
+        return {key: balances[key] for key in promoter_ids if key in balances}
 
     def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
         state = self._open_log().state

@@ -50,6 +50,7 @@ from .base import (
     GENESIS_HEAD,
     HEAD_HEX_CHARS,
     JOURNAL_PAGE,
+    BalanceRows,
     JournalEntry,
     LogRecord,
     LogStore,
@@ -67,6 +68,7 @@ __all__ = [
     "CHECKPOINT_TOPIC",
     "JOURNAL_TABLE",
     "STATE_TABLE",
+    "BALANCES_TABLE",
     "RecordedStore",
     "SideTables",
     "READ_WINDOW_POSITIONS",
@@ -94,6 +96,8 @@ HEADER_BYTES: Final = HEAD_HEX_CHARS + _COUNT_HEX
 JOURNAL_TABLE: Final = "rejection_journal"
 #: Side state written with batches (e.g. an adapter's per-row progress): key -> value.
 STATE_TABLE: Final = "side_state"
+#: The ledger's per-promoter balances, upserted with each batch: promoter id -> row.
+BALANCES_TABLE: Final = "promoter_balances"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,17 @@ class SideTables:
     state: str
     p: str
     upsert: str
+    balances: str = BALANCES_TABLE
+
+    def upsert_balance(self) -> str:
+        p = self.p
+        return (
+            f"INSERT INTO {self.balances} (promoter_id, value) VALUES ({p}, {p})"
+            " ON CONFLICT (promoter_id) DO UPDATE SET value = excluded.value"
+        )
+
+    def select_balances(self, count: int) -> str:
+        return f"SELECT promoter_id, value FROM {self.balances} WHERE promoter_id IN ({', '.join([self.p] * count)})"
 
     def insert_journal(self) -> str:
         p = self.p
@@ -250,9 +265,10 @@ class RecordedStore(LogStore):
         records: Sequence[LogRecord],
         journal: Sequence[JournalEntry] = (),
         state: StateChanges | None = None,
+        balances: BalanceRows | None = None,
     ) -> None:
-        check_side_data(journal, state)
-        if not records and not journal and not state:
+        check_side_data(journal, state, balances)
+        if not records and not journal and not state and not balances:
             return
         if records:
             check_batch(records)
@@ -279,6 +295,8 @@ class RecordedStore(LogStore):
                     cursor.execute(side.delete_state(), (key,))
                 else:
                     cursor.execute(side.upsert, (key, value))
+            if balances:
+                cursor.executemany(side.upsert_balance(), sorted(balances.items()))
 
     def journal(
         self,
@@ -304,6 +322,15 @@ class RecordedStore(LogStore):
             if len(rows) < JOURNAL_PAGE:
                 return
             seq = rows[-1][0]
+
+    def read_balances(self, promoter_ids: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        unique = sorted(set(promoter_ids))
+        for start in range(0, len(unique), JOURNAL_PAGE):
+            chunk = unique[start : start + JOURNAL_PAGE]
+            for key, value in self._query(self._side.select_balances(len(chunk)), tuple(chunk)):
+                found[key] = bytes(value)
+        return found
 
     def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
