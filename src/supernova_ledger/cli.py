@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from typing import IO, Any, BinaryIO, Final, NoReturn
 
+import msgspec
+
 from .audit import export_lines, verify
 from .errors import CorruptLog, SupernovaError
 from .events import canonical_json
@@ -86,6 +88,26 @@ def _parser() -> argparse.ArgumentParser:
     command("verify", "replay the store and check the log head")
     migrate = command("migrate", "copy the log into a new, empty store (current layout); verify both")
     migrate.add_argument("--to", metavar="URL", required=True, help="the empty store to write")
+
+    explain = command("explain", "every posting of one promoter, with its balances (SPEC §8.2)")
+    explain.add_argument("promoter", metavar="PROMOTER", help="the promoter's id")
+    explain.add_argument("--period", metavar="YYYY-MM", help="only the postings booked in this month")
+    explain.add_argument("--until", type=_nonnegative, metavar="N", help="the state after the first N events")
+    explain.add_argument("--format", choices=("json", "table"), default="json", help="json (default) or table")
+
+    statement = command("statement", "opening, movements and closing balances of a month (SPEC §8.3)")
+    statement.add_argument("--period", metavar="YYYY-MM", required=True, help="the month (booking period)")
+    statement.add_argument("--until", type=_nonnegative, metavar="N", help="the state after the first N events")
+    statement.add_argument("--promoter", metavar="ID", help="only this promoter (totals too)")
+    statement.add_argument("--format", choices=("json", "csv", "table"), default="json",
+                           help="json (default), csv (one row per promoter) or table")
+
+    rejections = command("rejections", "the rejection journal, oldest first (SPEC §2.1)")
+    rejections.add_argument("--code", metavar="CODE", help="only this rejection code")
+    rejections.add_argument("--promoter", metavar="ID", help="only rejections naming this promoter or owner")
+    rejections.add_argument("--group", metavar="ID", help="only rejections naming this group")
+    rejections.add_argument("--format", choices=("json", "csv", "table"), default="json",
+                            help="json (default: JSON Lines), csv or table")
 
     simulate = commands.add_parser("simulate", help="write a seeded, realistic programme as JSON Lines")
     simulate.add_argument("--seed", type=int, default=7)
@@ -225,10 +247,11 @@ def _progress(args: argparse.Namespace, stack: ExitStack) -> Any:
 def _report(args: argparse.Namespace) -> int:
     with _open(args) as ledger:
         report = ledger.report(period=args.period, top=args.top, until=args.until)
+        entries = [msgspec.to_builtins(entry) for entry in ledger.rejections()] if args.format == "table" else []
     if args.format == "table":
-        from .tables import render_report
+        from .tables import render_compliance, render_report
 
-        sys.stdout.write(render_report(report))
+        sys.stdout.write(render_report(report) + "\n" + render_compliance(entries) + "\n")
     else:
         sys.stdout.buffer.write(canonical_json(report) + b"\n")
     sys.stdout.flush()
@@ -285,6 +308,88 @@ def _migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- explain, statement, rejections ------------------------------------------------
+
+
+def _explain(args: argparse.Namespace) -> int:
+    with _open(args) as ledger:
+        explanation = ledger.explain(args.promoter, period=args.period, until=args.until)
+    if args.format == "table":
+        from .tables import render_explain
+
+        sys.stdout.write(render_explain(explanation))
+    else:
+        sys.stdout.buffer.write(canonical_json(explanation) + b"\n")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def statement_csv_rows(statement: dict[str, Any]) -> list[list[Any]]:
+    """A statement as CSV rows: a header, then one row per promoter (the JSON's columns flattened)."""
+    from .domain.accounts import MOVEMENT_KEYS
+    from .domain.state import BALANCE_FIELDS
+
+    header = ["promoter_id", *(f"opening_{b}" for b in BALANCE_FIELDS), *MOVEMENT_KEYS,
+              *(f"closing_{b}" for b in BALANCE_FIELDS)]
+    rows: list[list[Any]] = [header]
+    for promoter_id, account in sorted(statement["promoters"].items()):
+        rows.append([promoter_id, *(account["opening"][b] for b in BALANCE_FIELDS),
+                     *(account[k] for k in MOVEMENT_KEYS), *(account["closing"][b] for b in BALANCE_FIELDS)])
+    return rows
+
+
+def _write_csv(rows: Iterator[list[Any]] | list[list[Any]]) -> None:
+    import csv
+    import io
+
+    text = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
+    try:
+        writer = csv.writer(text, lineterminator="\r\n")
+        for row in rows:
+            writer.writerow(row)
+        text.flush()
+    finally:
+        text.detach()
+
+
+def _statement(args: argparse.Namespace) -> int:
+    with _open(args) as ledger:
+        statement = ledger.statement(args.period, until=args.until, promoter=args.promoter)
+    if args.format == "table":
+        from .tables import render_statement
+
+        sys.stdout.write(render_statement(statement))
+    elif args.format == "csv":
+        _write_csv(statement_csv_rows(statement))
+    else:
+        sys.stdout.buffer.write(canonical_json(statement) + b"\n")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+#: The columns of ``rejections --format csv``, in the order of SPEC §2.1.
+JOURNAL_COLUMNS: Final = ("position", "id", "type", "code", "message", "promoter_id", "group_id", "order_id", "payout_id")
+
+
+def _rejections(args: argparse.Namespace) -> int:
+    with _open(args) as ledger:
+        entries = ledger.rejections(code=args.code, promoter=args.promoter, group=args.group)
+        if args.format == "table":
+            from .tables import render_rejections
+
+            sys.stdout.write(render_rejections([msgspec.to_builtins(entry) for entry in entries]))
+        elif args.format == "csv":
+            _write_csv(iter([list(JOURNAL_COLUMNS), *(
+                [msgspec.to_builtins(entry)[column] for column in JOURNAL_COLUMNS] for entry in entries
+            )]))
+        else:
+            out = sys.stdout.buffer
+            for entry in entries:
+                out.write(canonical_json(entry) + b"\n")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
 # -- simulate, demo --------------------------------------------------------------
 
 
@@ -320,6 +425,9 @@ _COMMANDS: Final = {
     "export": _export,
     "verify": _verify,
     "migrate": _migrate,
+    "explain": _explain,
+    "statement": _statement,
+    "rejections": _rejections,
     "simulate": _simulate,
     "demo": _demo,
 }

@@ -1,4 +1,4 @@
-"""The 17 event types of SPEC §3 as msgspec Structs, decoding and canonical form.
+"""The 18 event types of SPEC §3 as msgspec Structs, decoding and canonical form.
 
 Every event decodes strictly: unknown fields, wrong types, out-of-range values
 and timestamps without an offset fail at decode time with the path of the
@@ -45,6 +45,7 @@ __all__ = [
     "PayoutRequested",
     "PayoutSettled",
     "PayoutFailed",
+    "PeriodClosed",
     "DecodeFailure",
     "decode_event",
     "decode_stored",
@@ -244,6 +245,16 @@ class PayoutFailed(_Event, tag="PayoutFailed", kw_only=True, frozen=True):
     reason: Reason
 
 
+#: A calendar month ``YYYY-MM`` (year 0001-9999).
+Month = Annotated[str, Meta(pattern=r"\A(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])\Z")]
+
+
+class PeriodClosed(_Event, tag="PeriodClosed", kw_only=True, frozen=True):
+    """Closes ``period`` and every month before it: no posting is booked into them any more."""
+
+    period: Month
+
+
 Event: TypeAlias = (
     RulesAdopted
     | PromoterJoined
@@ -262,6 +273,7 @@ Event: TypeAlias = (
     | PayoutRequested
     | PayoutSettled
     | PayoutFailed
+    | PeriodClosed
 )
 
 EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
@@ -282,6 +294,7 @@ EVENT_TYPES: Final[tuple[type[_Event], ...]] = (
     PayoutRequested,
     PayoutSettled,
     PayoutFailed,
+    PeriodClosed,
 )
 
 _decoder: Final[msgspec.json.Decoder[Event]] = msgspec.json.Decoder(Event)

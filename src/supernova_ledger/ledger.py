@@ -15,12 +15,14 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from ._gc import paused_gc, release_frozen
 from .audit import Verification, export_lines, verify
+from .domain.accounts import build_explain, build_statement
 from .domain.book import GENESIS_HEAD, Book, Outcome
+from .domain.postings import Posting
 from .domain.report import build_report, with_digest
 from .domain.snapshot import CheckpointError, restore, seal, snapshot, unseal
 from .errors import ConcurrencyConflict, CorruptLog, UsageError
@@ -47,12 +49,20 @@ def resolve_store_url(url: str | None) -> str:
     return url or os.environ.get("SUPERNOVA_STORE") or DEFAULT_STORE_URL
 
 
-def _fold(book: Book, records: Iterator[LogRecord], *, freeze: bool = False) -> None:
+PostingSink = Callable[[Sequence[Posting]], None]
+
+
+def _fold(
+    book: Book, records: Iterator[LogRecord], sink: PostingSink | None = None, *, freeze: bool = False
+) -> None:
+    """Fold stored records into ``book``; ``sink`` receives each event's postings.
+
+    ``freeze``: ``book`` is state that lives on (see :func:`paused_gc`)."""
     with paused_gc(freeze=freeze):
-        _fold_records(book, records)
+        _fold_records(book, records, sink)
 
 
-def _fold_records(book: Book, records: Iterator[LogRecord]) -> None:
+def _fold_records(book: Book, records: Iterator[LogRecord], sink: PostingSink | None) -> None:
     for record in records:
         if record.position != book.position + 1:
             raise CorruptLog(f"position {book.position + 1}: missing from the store (found {record.position})")
@@ -60,7 +70,9 @@ def _fold_records(book: Book, records: Iterator[LogRecord]) -> None:
             event = decode_stored(record.event)
         except DecodeFailure as exc:
             raise CorruptLog(f"position {record.position}: stored event does not decode: {exc.message}") from None
-        book.replay(event, record.event, record.head)
+        postings = book.replay(event, record.event, record.head)
+        if sink is not None and postings:
+            sink(postings)
 
 
 def _journal_entry(position: int, outcome: Outcome, event: Any) -> JournalEntry:
@@ -261,6 +273,42 @@ class Ledger:
         """Side state stored with earlier batches (see :meth:`append_batch`)."""
         self._ensure_open()
         return self._store.read_state(keys)
+
+    def explain(self, promoter_id: str, period: str | None = None, until: int | None = None) -> dict[str, Any]:
+        """SPEC §8.2: every posting of one promoter (booked in ``period``, if given), with its balances.
+
+        Raises :class:`UsageError` (code ``unknown_promoter``) when the promoter
+        has not joined within the events."""
+        book, postings = self._postings_until(until, lambda p: p.promoter_id == promoter_id)
+        return with_digest(build_explain(book, promoter_id, postings, period))
+
+    def statement(self, period: str, until: int | None = None, promoter: str | None = None) -> dict[str, Any]:
+        """SPEC §8.3: opening balances, movements and closing balances of ``period`` (``YYYY-MM``).
+
+        ``promoter`` keeps one promoter (in ``promoters`` and ``totals``)."""
+        book, postings = self._postings_until(
+            until, None if promoter is None else (lambda p: p.promoter_id == promoter)
+        )
+        return with_digest(build_statement(book, postings, period, promoter))
+
+    def _postings_until(
+        self, until: int | None, keep: Callable[[Posting], bool] | None
+    ) -> tuple[Book, list[Posting]]:
+        """The state after the first ``until`` events (all: None) and the postings they made
+        that ``keep`` selects, in log order: a replay from position 1."""
+        self._ensure_open()
+        self._catch_up()
+        if until is not None and until < 0:
+            raise UsageError(f"until: {until} must be at least 0")
+        kept: list[Posting] = []
+
+        def sink(postings: Sequence[Posting]) -> None:
+            kept.extend(postings if keep is None else [p for p in postings if keep(p)])
+
+        book = Book()
+        stop = self._book.position if until is None else min(until, self._book.position)
+        _fold(book, self._store.read(1, stop), sink)
+        return book, kept
 
     def balance(self, promoter_id: str) -> dict[str, int] | None:
         """One promoter's six balances, or None if it never joined."""

@@ -13,7 +13,18 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["yuan", "percent", "display_width", "render_table", "render_report", "render_demo"]
+__all__ = [
+    "yuan",
+    "percent",
+    "display_width",
+    "render_table",
+    "render_report",
+    "render_demo",
+    "render_statement",
+    "render_explain",
+    "render_rejections",
+    "render_compliance",
+]
 
 Report = Mapping[str, Any]
 
@@ -271,3 +282,91 @@ def render_demo(
         f"    supernova-ledger report --store {store}",
     ])
     return render_report(report, top) + "\n" + rejections + "\n\n" + audit + "\n"
+
+
+_BALANCE_COLUMNS = ("pending_fen", "available_fen", "in_payout_fen", "paid_out_fen")
+
+
+def render_statement(statement: Report) -> str:
+    """A statement (SPEC §8.3) as one row per promoter, in yuan, with a totals row."""
+    state = "closed" if statement["closed"] else "open"
+    headers = ["promoter", "opening avail.", "earned L1", "earned L2", "clawed back", "settled", "payouts",
+               "paid", "returned", "closing pending", "closing avail.", "closing paid out"]
+
+    def row(name: str, a: Mapping[str, Any]) -> list[str]:
+        return [
+            name, yuan(a["opening"]["available_fen"]), yuan(a["earned_l1_fen"]), yuan(a["earned_l2_fen"]),
+            yuan(a["clawed_back_l1_fen"] + a["clawed_back_l2_fen"]), yuan(a["settled_fen"]), yuan(a["payout_fen"]),
+            yuan(a["paid_fen"]), yuan(a["returned_fen"]), yuan(a["closing"]["pending_fen"]),
+            yuan(a["closing"]["available_fen"]), yuan(a["closing"]["paid_out_fen"]),
+        ]
+
+    table = render_table(
+        f"Statement {statement['period']} ({state}; yuan; after {statement['events']:,} events)",
+        headers,
+        [row(pid, account) for pid, account in sorted(statement["promoters"].items())],
+        [False] + [True] * (len(headers) - 1),
+        footer=row("all", statement["totals"]),
+    )
+    return table + f"\nlog_head {statement['log_head']}\ndigest   {statement['digest']}\n"
+
+
+def render_explain(explanation: Report) -> str:
+    """An explanation (SPEC §8.2): the promoter's postings in log order, then its balances."""
+    rows = [
+        [
+            str(p["position"]), p["event_id"], p["book"], p["kind"], "" if p["level"] is None else f"L{p['level']}",
+            p["order_id"] or p["payout_id"] or "", p["sku"] or "",
+            "" if p["rate_bps"] is None else f"{p['rate_bps']} bps", "" if p["base_fen"] is None else yuan(p["base_fen"]),
+            f"{p['from'] or ''} -> {p['to'] or ''}", yuan(p["amount_fen"]),
+        ]
+        for p in explanation["postings"]
+    ]
+    scope = f", booked in {explanation['period']}" if explanation["period"] else ""
+    table = render_table(
+        f"Postings of {explanation['promoter_id']}{scope} (yuan; after {explanation['events']:,} events)",
+        ["pos", "event", "book", "kind", "lvl", "order/payout", "sku", "rate", "base", "moves", "amount"],
+        rows,
+        [True, False, False, False, False, False, False, True, True, False, True],
+    )
+    balances = explanation["balances"]
+    summary = "  ".join(f"{name[:-4]} {yuan(balances[name])}" for name in (*_BALANCE_COLUMNS, "level1_fen", "level2_fen"))
+    return f"{table}\nBalances: {summary}\n"
+
+
+def render_rejections(entries: Sequence[Mapping[str, Any]]) -> str:
+    """Rejection-journal entries (SPEC §2.1), oldest first."""
+    return render_table(
+        "Rejection journal (oldest first)",
+        ["position", "id", "type", "code", "promoter", "group", "order", "payout", "message"],
+        [
+            [str(e["position"]), e["id"] or "", e["type"] or "", e["code"], e["promoter_id"] or "",
+             e["group_id"] or "", e["order_id"] or "", e["payout_id"] or "", e["message"]]
+            for e in entries
+        ],
+        [True] + [False] * 8,
+    ) + "\n"
+
+
+def render_compliance(entries: Sequence[Mapping[str, Any]], top: int = 5) -> str:
+    """Who broke the programme's rules: rejections by code, the most refused groups and owners."""
+    by_code: dict[str, int] = {}
+    by_group: dict[str, int] = {}
+    by_promoter: dict[str, int] = {}
+    for entry in entries:
+        by_code[entry["code"]] = by_code.get(entry["code"], 0) + 1
+        if entry["group_id"]:
+            by_group[entry["group_id"]] = by_group.get(entry["group_id"], 0) + 1
+        if entry["promoter_id"]:
+            by_promoter[entry["promoter_id"]] = by_promoter.get(entry["promoter_id"], 0) + 1
+
+    def most(counts: Mapping[str, int]) -> list[list[str]]:
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+        return [[key, f"{count:,}"] for key, count in ordered]
+
+    return "\n\n".join([
+        _rejections(by_code),
+        render_table(f"Most refused groups (top {top})", ["group", "refused"], most(by_group), [False, True]),
+        render_table(f"Most refused promoters and owners (top {top})", ["promoter", "refused"], most(by_promoter),
+                     [False, True]),
+    ])

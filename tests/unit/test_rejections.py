@@ -211,6 +211,23 @@ def test_rejected_id_is_not_remembered(ledger: Ledger) -> None:
     assert ledger.append(early).status == "accepted"
 
 
+@pytest.mark.parametrize("period", ["2026-13", "2026-1", "2026-11-01", "0000-12", "2026-00", "", "202611"])
+def test_period_closed_needs_a_month(ledger: Ledger, period: str) -> None:
+    assert rejected(ledger, ev("PeriodClosed", at="2026-12-02T09:00:00+08:00", period=period)) == Code.INVALID_EVENT
+
+
+def test_period_closed_checks(ledger: Ledger) -> None:
+    # 2026-11-30T16:00Z is already 12-01 in Shanghai: November has ended there.
+    assert rejected(ledger, ev("PeriodClosed", at="2026-11-30T15:59:59Z", period="2026-11")) == Code.PERIOD_NOT_ENDED
+    assert rejected(ledger, ev("PeriodClosed", at="2026-10-15T09:00:00+08:00", period="2026-11")) == Code.PERIOD_NOT_ENDED
+    feed(ledger, ev("PeriodClosed", at="2026-11-30T16:00:00Z", period="2026-11"))
+    assert rejected(ledger, ev("PeriodClosed", at="2027-01-02T09:00:00+08:00", period="2026-11")) == Code.PERIOD_ALREADY_CLOSED
+    assert rejected(ledger, ev("PeriodClosed", at="2027-01-02T09:00:00+08:00", period="2026-10")) == Code.PERIOD_ALREADY_CLOSED
+    # already closed is checked first, even when the period has not ended either
+    assert rejected(ledger, ev("PeriodClosed", at="2026-10-02T09:00:00+08:00", period="2026-09")) == Code.PERIOD_ALREADY_CLOSED
+    feed(ledger, ev("PeriodClosed", at="2027-02-01T09:00:00+08:00", period="2027-01"))  # December closes with it
+
+
 def test_every_code_is_covered() -> None:
     """Each stable code appears in this module as a triggered rejection."""
     source = open(__file__, encoding="utf-8").read()

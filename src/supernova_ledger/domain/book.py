@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from ..errors import CorruptLog, invariant
+from ..errors import CorruptLog
 from ..events import (
     Event,
     GroupClosed,
@@ -29,6 +29,7 @@ from ..events import (
     PayoutFailed,
     PayoutRequested,
     PayoutSettled,
+    PeriodClosed,
     ProductPushed,
     PromoterJoined,
     PromoterQualified,
@@ -42,6 +43,7 @@ from ..events import (
 )
 from ..rules import DEFAULT_RULES, Rules, zone
 from .codes import Code
+from .postings import BalanceName, Posting, PostingKind, apply_posting, check_nonnegative, next_month
 from .state import LINE_PAID, LINE_RATE1, LINE_RATE2, LINE_REFUNDED, Group, Order, Payout, Promoter
 
 __all__ = ["Book", "Outcome", "GENESIS_HEAD", "chain"]
@@ -63,6 +65,8 @@ class Outcome:
     position: int | None = None  #: where it stands in the log (accepted or duplicate)
     code: str | None = None  #: the rejection code (rejected only)
     message: str | None = None  #: what was wrong, naming the field (rejected only)
+    #: The money the event moved, in SPEC §6.1 order (accepted only; may be empty).
+    postings: tuple[Posting, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -138,6 +142,12 @@ class Book:
         self._ids: dict[str, int] = {}
         self._digests = bytearray()  # 16 bytes of blake2b(canonical) per position
         self._due: list[tuple[int, str]] = []  # (completed µs, order id), completed and unsettled
+        #: The latest closed month ``YYYY-MM`` (SPEC §3 PeriodClosed), or None.
+        self.closed_through: str | None = None
+        #: The event being decided, and the postings it has made so far.
+        self._event: Any = None
+        self._book_month: str | None = None
+        self._postings: list[Posting] = []
         self._handlers: dict[type, Callable[[Any], Rejection | None]] = {
             RulesAdopted: self._rules_adopted,
             PromoterJoined: self._promoter_joined,
@@ -156,6 +166,7 @@ class Book:
             PayoutRequested: self._payout_requested,
             PayoutSettled: self._payout_settled,
             PayoutFailed: self._payout_failed,
+            PeriodClosed: self._period_closed,
         }
         for twin, public in TRUSTED_TWINS.items():
             self._handlers[twin] = self._handlers[public]
@@ -182,11 +193,19 @@ class Book:
                 ),
                 None,
             )
-        rejection = self._handlers[type(event)](event)
+        rejection = self._decide(event)
         if rejection is not None:
             return Outcome("rejected", event.id, None, rejection[0].value, rejection[1]), None
         self._record(event.id, data, digest, head)
-        return Outcome("accepted", event.id, self.position), data
+        return Outcome("accepted", event.id, self.position, postings=tuple(self._postings)), data
+
+    def _decide(self, event: Event) -> Rejection | None:
+        """Run the event's handler: its checks, then (accepted) its postings and effects."""
+        self._event = event
+        self._book_month = None
+        if self._postings:
+            self._postings = []
+        return self._handlers[type(event)](event)
 
     def _record(self, event_id: str, data: bytes, digest: bytes, head: str | None) -> None:
         self.position += 1
@@ -194,34 +213,62 @@ class Book:
         self._ids[event_id] = self.position
         self._digests += digest
 
-    def replay(self, event: Event, event_json: bytes, head: str | None = None) -> None:
+    def replay(self, event: Event, event_json: bytes, head: str | None = None) -> list[Posting]:
         """Fold a stored event; a stored event that is not accepted means a corrupt log.
 
-        With ``head`` (the head stored with the event) the hash chain is taken
-        as stored rather than recomputed; ``verify`` is what recomputes it."""
+        Returns the event's postings (a list the next event replaces: copy it
+        to keep it). With ``head`` (the head stored with the event) the hash
+        chain is taken as stored rather than recomputed; ``verify`` is what
+        recomputes it."""
         if event.id in self._ids:
             raise CorruptLog(f"position {self.position + 1}: stored event id {event.id!r} appears twice")
-        rejection = self._handlers[type(event)](event)
+        rejection = self._decide(event)
         if rejection is not None:
             raise CorruptLog(
                 f"position {self.position + 1}: stored event {event.id!r} replays as rejected {rejection[0].value}"
             )
         self._record(event.id, event_json, hashlib.blake2b(event_json, digest_size=_DIGEST_BYTES).digest(), head)
+        return self._postings
 
-    # -- money helpers --------------------------------------------------------
+    # -- money: every movement is a posting -------------------------------------
 
-    @staticmethod
-    def _check_balances(promoter: Promoter) -> None:
-        invariant(
-            promoter.pending_fen + promoter.available_fen + promoter.in_payout_fen + promoter.paid_out_fen
-            == promoter.level1_fen + promoter.level2_fen,
-            f"promoter {promoter.promoter_id!r}: balances do not sum to earned commission",
+    def booking_month(self, at: str) -> str:
+        """The booking period of an event at ``at`` (SPEC §6.1): the month of its
+        local date, or — when that month is closed — the first open month."""
+        month = self._dates.of(at)[:7]
+        closed = self.closed_through
+        if closed is not None and month <= closed:
+            return next_month(closed)
+        return month
+
+    def _post(
+        self,
+        promoter: Promoter,
+        kind: PostingKind,
+        amount_fen: int,
+        *,
+        level: int | None = None,
+        order_id: str | None = None,
+        sku: str | None = None,
+        rate_bps: int | None = None,
+        base_fen: int | None = None,
+        payout_id: str | None = None,
+        source: BalanceName | None = None,
+        destination: BalanceName | None = None,
+    ) -> None:
+        """Make one posting of the event being decided and apply it to the promoter's balances."""
+        event = self._event
+        book = self._book_month
+        if book is None:
+            book = self._book_month = self.booking_month(event.at)
+        posting = Posting(
+            promoter_id=promoter.promoter_id, position=self.position + 1, event_id=event.id, at=event.at,
+            book=book, kind=kind, level=level, order_id=order_id, sku=sku, rate_bps=rate_bps,
+            base_fen=base_fen, payout_id=payout_id, from_=source, to=destination, amount_fen=amount_fen,
         )
-        invariant(
-            promoter.pending_fen >= 0 and promoter.in_payout_fen >= 0 and promoter.paid_out_fen >= 0
-            and promoter.level1_fen >= 0 and promoter.level2_fen >= 0,
-            f"promoter {promoter.promoter_id!r}: a balance that cannot be negative is negative",
-        )
+        self._postings.append(posting)
+        apply_posting(promoter, posting)
+        check_nonnegative(promoter, promoter.promoter_id)
 
     def _touch(self, customer_id: str, promoter_id: str, at_us: int) -> None:
         binding = self.bindings.get(customer_id)
@@ -390,29 +437,29 @@ class Book:
 
         lines: list[list[int]] = []
         paid_fen = comm1 = comm2 = 0
+        order_id = event.order_id
         for line in event.lines:
             rate1, rate2 = rules.rates_for(line.category)
             lines.append([line.paid_fen, 0, rate1, rate2])
             paid_fen += line.paid_fen
-            comm1 += line.paid_fen * rate1 // 10_000
-            comm2 += line.paid_fen * rate2 // 10_000
+            # SPEC §6.1 earn: per line in event order, level 1 before level 2.
+            if ben1 is not None and (amount := line.paid_fen * rate1 // 10_000):
+                comm1 += amount
+                self._post(ben1, "earn", amount, level=1, order_id=order_id, sku=line.sku, rate_bps=rate1,
+                           base_fen=line.paid_fen, destination="pending")
+            if ben2 is not None and (amount := line.paid_fen * rate2 // 10_000):
+                comm2 += amount
+                self._post(ben2, "earn", amount, level=2, order_id=order_id, sku=line.sku, rate_bps=rate2,
+                           base_fen=line.paid_fen, destination="pending")
         order = Order(
-            event.order_id, customer, event.group_id, l1,
+            order_id, customer, event.group_id, l1,
             ben1.promoter_id if ben1 else None, ben2.promoter_id if ben2 else None,
             self._dates.of(event.at), tuple(line.sku for line in event.lines), lines,
         )
         order.paid_fen = paid_fen
-        self.orders[event.order_id] = order
-        if ben1 is not None:
-            order.comm1_fen = comm1
-            ben1.pending_fen += comm1
-            ben1.level1_fen += comm1
-            self._check_balances(ben1)
-        if ben2 is not None:
-            order.comm2_fen = comm2
-            ben2.pending_fen += comm2
-            ben2.level2_fen += comm2
-            self._check_balances(ben2)
+        order.comm1_fen = comm1
+        order.comm2_fen = comm2
+        self.orders[order_id] = order
         if group is not None:
             group.orders += 1
             group.buyers.add(customer)
@@ -455,37 +502,31 @@ class Book:
                     f"lines[{index}].amount_fen: {refund.amount_fen} would refund more than the "
                     f"{line[LINE_PAID] - line[LINE_REFUNDED]} fen left on {refund.sku!r}",
                 )
-        drop1 = drop2 = refunded_fen = 0
+        ben1 = self.promoters[order.ben1] if order.ben1 is not None else None
+        ben2 = self.promoters[order.ben2] if order.ben2 is not None else None
+        source: BalanceName = "available" if order.settled else "pending"
+        refunded_fen = 0
         for refund, line in zip(event.lines, lines, strict=True):
             before = line[LINE_PAID] - line[LINE_REFUNDED]
             after = before - refund.amount_fen
             line[LINE_REFUNDED] += refund.amount_fen
             refunded_fen += refund.amount_fen
-            drop1 += before * line[LINE_RATE1] // 10_000 - after * line[LINE_RATE1] // 10_000
-            drop2 += before * line[LINE_RATE2] // 10_000 - after * line[LINE_RATE2] // 10_000
+            # SPEC §6.1 clawback: per refunded line in event order, level 1 before level 2.
+            rate1, rate2 = line[LINE_RATE1], line[LINE_RATE2]
+            if ben1 is not None and (drop := before * rate1 // 10_000 - after * rate1 // 10_000):
+                order.comm1_fen -= drop
+                self._post(ben1, "clawback", drop, level=1, order_id=order.order_id, sku=refund.sku,
+                           rate_bps=rate1, base_fen=refund.amount_fen, source=source)
+            if ben2 is not None and (drop := before * rate2 // 10_000 - after * rate2 // 10_000):
+                order.comm2_fen -= drop
+                self._post(ben2, "clawback", drop, level=2, order_id=order.order_id, sku=refund.sku,
+                           rate_bps=rate2, base_fen=refund.amount_fen, source=source)
         order.refunded_fen += refunded_fen
-        if order.ben1 is not None:
-            self._claw_back(self.promoters[order.ben1], drop1, order.settled, level=1)
-            order.comm1_fen -= drop1
-        if order.ben2 is not None:
-            self._claw_back(self.promoters[order.ben2], drop2, order.settled, level=2)
-            order.comm2_fen -= drop2
         if order.group_id is not None:
             self.groups[order.group_id].refunded_fen += refunded_fen
         if order.l1 is not None:
             self.promoters[order.l1].net_gmv_fen -= refunded_fen
         return None
-
-    def _claw_back(self, promoter: Promoter, amount_fen: int, settled: bool, *, level: int) -> None:
-        if level == 1:
-            promoter.level1_fen -= amount_fen
-        else:
-            promoter.level2_fen -= amount_fen
-        if settled:
-            promoter.available_fen -= amount_fen
-        else:
-            promoter.pending_fen -= amount_fen
-        self._check_balances(promoter)
 
     def _settlement_run(self, event: SettlementRun) -> Rejection | None:
         cutoff_us = timestamp_us(event.as_of) - self.rules.settle_after_days * _US_PER_DAY
@@ -494,12 +535,11 @@ class Book:
             _, order_id = heapq.heappop(due)
             order = self.orders[order_id]
             order.settled = True
-            for promoter_id, amount_fen in ((order.ben1, order.comm1_fen), (order.ben2, order.comm2_fen)):
-                if promoter_id is not None:
-                    promoter = self.promoters[promoter_id]
-                    promoter.pending_fen -= amount_fen
-                    promoter.available_fen += amount_fen
-                    self._check_balances(promoter)
+            # SPEC §6.1 settle: orders by completion instant, then id (the heap's order); level 1 first.
+            for level, promoter_id, amount_fen in ((1, order.ben1, order.comm1_fen), (2, order.ben2, order.comm2_fen)):
+                if promoter_id is not None and amount_fen:
+                    self._post(self.promoters[promoter_id], "settle", amount_fen, level=level, order_id=order_id,
+                               source="pending", destination="available")
         return None
 
     def _payout_requested(self, event: PayoutRequested) -> Rejection | None:
@@ -519,9 +559,8 @@ class Book:
                 f"amount_fen: {event.amount_fen} exceeds the available {promoter.available_fen} fen",
             )
         self.payouts[event.payout_id] = Payout(event.payout_id, event.promoter_id, event.amount_fen)
-        promoter.available_fen -= event.amount_fen
-        promoter.in_payout_fen += event.amount_fen
-        self._check_balances(promoter)
+        self._post(promoter, "payout", event.amount_fen, payout_id=event.payout_id, source="available",
+                   destination="in_payout")
         return None
 
     def _open_payout(self, payout_id: str) -> Payout | Rejection:
@@ -532,20 +571,28 @@ class Book:
             return Code.PAYOUT_ALREADY_FINISHED, f"payout_id: {payout_id!r} has already settled or failed"
         return payout
 
-    def _finish_payout(self, payout_id: str, destination: str) -> Rejection | None:
+    def _finish_payout(self, payout_id: str, kind: PostingKind, destination: BalanceName) -> Rejection | None:
         """Settled: in payout → paid out. Failed: in payout → available again."""
         payout = self._open_payout(payout_id)
         if isinstance(payout, tuple):
             return payout
         payout.finished = True
-        promoter = self.promoters[payout.promoter_id]
-        promoter.in_payout_fen -= payout.amount_fen
-        setattr(promoter, destination, getattr(promoter, destination) + payout.amount_fen)
-        self._check_balances(promoter)
+        self._post(self.promoters[payout.promoter_id], kind, payout.amount_fen, payout_id=payout_id,
+                   source="in_payout", destination=destination)
         return None
 
     def _payout_settled(self, event: PayoutSettled) -> Rejection | None:
-        return self._finish_payout(event.payout_id, "paid_out_fen")
+        return self._finish_payout(event.payout_id, "paid", "paid_out")
 
     def _payout_failed(self, event: PayoutFailed) -> Rejection | None:
-        return self._finish_payout(event.payout_id, "available_fen")
+        return self._finish_payout(event.payout_id, "returned", "available")
+
+    def _period_closed(self, event: PeriodClosed) -> Rejection | None:
+        closed = self.closed_through
+        if closed is not None and event.period <= closed:
+            return Code.PERIOD_ALREADY_CLOSED, f"period: {event.period} is not after the latest closed month {closed}"
+        local_date = self._dates.of(event.at)
+        if local_date[:7] <= event.period:
+            return Code.PERIOD_NOT_ENDED, f"period: {event.period} has not ended on {local_date} (the local date of at)"
+        self.closed_through = event.period
+        return None

@@ -34,3 +34,5 @@ class Code(StrEnum):
     INSUFFICIENT_BALANCE = "insufficient_balance"
     UNKNOWN_PAYOUT = "unknown_payout"
     PAYOUT_ALREADY_FINISHED = "payout_already_finished"
+    PERIOD_ALREADY_CLOSED = "period_already_closed"
+    PERIOD_NOT_ENDED = "period_not_ended"

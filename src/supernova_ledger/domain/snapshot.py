@@ -17,6 +17,7 @@ import msgspec
 
 from ..rules import Rules, zone
 from .book import Book, LocalDates
+from .postings import check_identity, check_nonnegative
 from .state import Group, Order, Payout, Promoter
 
 __all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "snapshot", "restore", "seal", "unseal"]
@@ -40,6 +41,7 @@ def snapshot(book: Book) -> bytes:
         "ids": _ids_by_position(book),
         "digests": bytes(book._digests),
         "tier_groups": book.tier_groups,
+        "closed_through": book.closed_through,
         "due": book._due,
         "bindings": [(c, p, e) for c, (p, e) in book.bindings.items()],
         "promoters": [
@@ -93,6 +95,10 @@ def _restore(state: dict[str, Any]) -> Book:
     book._ids = {event_id: position for position, event_id in enumerate(ids, start=1)}
     book._digests = bytearray(state["digests"])
     book.tier_groups = list(state["tier_groups"])
+    closed = state.get("closed_through")  # absent from checkpoints written before PeriodClosed existed
+    if closed is not None and not isinstance(closed, str):
+        raise CheckpointError("checkpoint: closed_through is not a month")
+    book.closed_through = closed
     book._due = [(completed, order_id) for completed, order_id in state["due"]]
     book.bindings = {c: (p, e) for c, p, e in state["bindings"]}
     for row in state["promoters"]:
@@ -116,7 +122,8 @@ def _restore(state: dict[str, Any]) -> Book:
         payout.finished = row[3]
         book.payouts[payout.payout_id] = payout
     for promoter in book.promoters.values():
-        book._check_balances(promoter)
+        check_identity(promoter, promoter.promoter_id)
+        check_nonnegative(promoter, promoter.promoter_id)
     return book
 
 

@@ -1,0 +1,178 @@
+"""Postings: every fen that moves, with where it came from (SPEC §6.1).
+
+The fold decides once and says what it decided: each accepted event that
+moves money yields :class:`Posting` values, and the fold changes balances only
+by applying them (:func:`apply_posting`). Every reader — explain, statements,
+the report's balances, the sharded views, the Parquet export and the Dask
+audit — consumes the same postings instead of deriving them again.
+
+A posting names one promoter, one ``amount_fen`` > 0 and one ``kind``:
+
+=============  ===============  ==============================================
+kind           made by          moves
+=============  ===============  ==============================================
+``earn``       OrderPlaced      → pending (and level1/level2 +)
+``clawback``   OrderRefunded    pending or available → (and level1/level2 −)
+``settle``     SettlementRun    pending → available
+``payout``     PayoutRequested  available → in_payout
+``paid``       PayoutSettled    in_payout → paid_out
+``returned``   PayoutFailed     in_payout → available
+=============  ===============  ==============================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final, Literal
+
+import msgspec
+
+from ..errors import invariant
+
+__all__ = [
+    "Posting",
+    "PostingKind",
+    "BalanceName",
+    "KINDS",
+    "Balances",
+    "apply_posting",
+    "check_identity",
+    "check_nonnegative",
+    "sum_postings",
+    "posting_dict",
+    "POSTING_KEYS",
+    "next_month",
+]
+
+PostingKind = Literal["earn", "clawback", "settle", "payout", "paid", "returned"]
+BalanceName = Literal["pending", "available", "in_payout", "paid_out"]
+KINDS: Final = ("earn", "clawback", "settle", "payout", "paid", "returned")
+
+
+class Posting(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False):
+    """One money movement of one promoter, with its provenance (SPEC §6.1)."""
+
+    promoter_id: str
+    position: int  #: position of the event that made it
+    event_id: str
+    at: str  #: canonical ``at`` of that event
+    book: str  #: booking period ``YYYY-MM``
+    kind: PostingKind
+    level: int | None = None  #: 1 or 2 for earn, clawback, settle
+    order_id: str | None = None
+    sku: str | None = None  #: earn and clawback
+    rate_bps: int | None = None  #: the line's frozen rate at ``level``
+    base_fen: int | None = None  #: paid_fen (earn) or the refunded amount_fen (clawback)
+    payout_id: str | None = None
+    from_: BalanceName | None = msgspec.field(name="from", default=None)
+    to: BalanceName | None = None
+    amount_fen: int
+
+
+#: The keys of a posting as SPEC §6.1 shows it (explain): all but ``promoter_id``.
+POSTING_KEYS: Final = tuple(
+    field.encode_name for field in msgspec.structs.fields(Posting) if field.name != "promoter_id"
+)
+
+
+def posting_dict(posting: Posting) -> dict[str, Any]:
+    """The SPEC §6.1 object of a posting (every key, ``null`` where it does not apply)."""
+    return {
+        "position": posting.position,
+        "event_id": posting.event_id,
+        "at": posting.at,
+        "book": posting.book,
+        "kind": posting.kind,
+        "level": posting.level,
+        "order_id": posting.order_id,
+        "sku": posting.sku,
+        "rate_bps": posting.rate_bps,
+        "base_fen": posting.base_fen,
+        "payout_id": posting.payout_id,
+        "from": posting.from_,
+        "to": posting.to,
+        "amount_fen": posting.amount_fen,
+    }
+
+
+class Balances:
+    """The six balances of SPEC §6 (slot names end in ``_fen``, as in the report)."""
+
+    __slots__ = ("pending_fen", "available_fen", "in_payout_fen", "paid_out_fen", "level1_fen", "level2_fen")
+
+    def __init__(self) -> None:
+        self.pending_fen = 0
+        self.available_fen = 0
+        self.in_payout_fen = 0
+        self.paid_out_fen = 0
+        self.level1_fen = 0
+        self.level2_fen = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in Balances.__slots__}
+
+    def any(self) -> bool:
+        return any(getattr(self, name) for name in Balances.__slots__)
+
+
+_SLOT: Final = {"pending": "pending_fen", "available": "available_fen", "in_payout": "in_payout_fen",
+                "paid_out": "paid_out_fen"}
+_LEVEL_SLOT: Final = {1: "level1_fen", 2: "level2_fen"}
+
+
+def apply_posting(target: Any, posting: Posting) -> None:
+    """Apply one posting to an object with the six ``*_fen`` balance attributes.
+
+    The one place a posting's effect is written: the fold applies postings to
+    its promoters with it, statements to their opening and closing balances.
+    Checks that the SPEC §6 identity still holds after the move (on under
+    ``-O``); the fold also checks that no balance but ``available`` went
+    negative (:func:`check_nonnegative`) — a statement's opening balances, a
+    sum over the months before, need not satisfy that."""
+    amount = posting.amount_fen
+    invariant(amount > 0, f"posting at position {posting.position}: amount_fen {amount} is not positive")
+    if posting.from_ is not None:
+        slot = _SLOT[posting.from_]
+        setattr(target, slot, getattr(target, slot) - amount)
+    if posting.to is not None:
+        slot = _SLOT[posting.to]
+        setattr(target, slot, getattr(target, slot) + amount)
+    if posting.kind == "earn":
+        slot = _LEVEL_SLOT[posting.level or 0]
+        setattr(target, slot, getattr(target, slot) + amount)
+    elif posting.kind == "clawback":
+        slot = _LEVEL_SLOT[posting.level or 0]
+        setattr(target, slot, getattr(target, slot) - amount)
+    check_identity(target, posting.promoter_id)
+
+
+def check_identity(target: Any, promoter_id: str) -> None:
+    """SPEC §6: pending + available + in_payout + paid_out = level1 + level2 (a property of every posting)."""
+    invariant(
+        target.pending_fen + target.available_fen + target.in_payout_fen + target.paid_out_fen
+        == target.level1_fen + target.level2_fen,
+        f"promoter {promoter_id!r}: balances do not sum to earned commission",
+    )
+
+
+def check_nonnegative(target: Any, promoter_id: str) -> None:
+    """SPEC §6: of a promoter's balances only ``available`` may go negative."""
+    invariant(
+        target.pending_fen >= 0 and target.in_payout_fen >= 0 and target.paid_out_fen >= 0
+        and target.level1_fen >= 0 and target.level2_fen >= 0,
+        f"promoter {promoter_id!r}: a balance that cannot be negative is negative",
+    )
+
+
+def sum_postings(postings: Iterable[Posting]) -> Balances:
+    """The six balances that ``postings`` of one promoter add up to."""
+    balances = Balances()
+    for posting in postings:
+        apply_posting(balances, posting)
+    return balances
+
+
+def next_month(month: str) -> str:
+    """``YYYY-MM`` of the month after ``month``."""
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
