@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
+from . import balances
 from ._gc import paused_gc, release_frozen
 from .audit import Verification, export_lines, verify
 from .domain.accounts import build_explain, build_statement
@@ -104,12 +105,36 @@ class Ledger:
     def __init__(self, store: LogStore, *, use_checkpoint: bool = True) -> None:
         self._store = store
         self._closed = False
-        self._stale = False
-        #: Why the newest checkpoint was not used (None: used, or there was none).
-        self.checkpoint_problem: str | None = None
-        self._book = self._from_checkpoint() if use_checkpoint else Book()
-        self._checkpoint_position = self._book.position
-        self._catch_up()
+        self._use_checkpoint = use_checkpoint
+        self._checkpoint_problem: str | None = None
+        self._checkpoint_position = 0
+        #: The folded state, restored lazily: only a write or a question that needs
+        #: the whole state restores it (see :meth:`balance` for one that does not).
+        self._loaded: Book | None = None
+        #: Whether the store's balances table covers every promoter (None: not asked yet).
+        self._balances_complete: bool | None = None
+
+    @property
+    def _book(self) -> Book:
+        book = self._loaded
+        if book is None:
+            book = self._from_checkpoint() if self._use_checkpoint else Book()
+            self._loaded = book
+            self._checkpoint_position = book.position
+            try:
+                self._catch_up()
+            except BaseException:
+                self._loaded = None  # no half-folded state; the next use tries again
+                raise
+        return book
+
+    @property
+    def checkpoint_problem(self) -> str | None:
+        """Why the newest checkpoint was not used (None: used, or there was none).
+
+        Asking restores the state if it was not yet."""
+        self._book
+        return self._checkpoint_problem
 
     def _from_checkpoint(self) -> Book:
         """The state at the newest checkpoint that proves sound, else an empty book.
@@ -125,13 +150,13 @@ class Ledger:
             with paused_gc(freeze=True):
                 book = restore(unseal(blob))
         except CheckpointError as exc:
-            self.checkpoint_problem = str(exc)
+            self._checkpoint_problem = str(exc)
             release_frozen()
             return Book()
         record = self._store.record_at(position) if position else None
         stored_head = record.head if record is not None else GENESIS_HEAD
         if book.position != position or book.head != stored_head:
-            self.checkpoint_problem = f"checkpoint: position {position} does not match the log"
+            self._checkpoint_problem = f"checkpoint: position {position} does not match the log"
             release_frozen()
             return Book()
         return book
@@ -211,9 +236,12 @@ class Ledger:
             self._catch_up()
             with paused_gc(freeze=True):
                 outcomes, records, journal = self._decide(decoded)
+                balances, changes = self._balance_rows(decoded, outcomes, records, state)
             try:
-                if records or journal or state:
-                    self._store.append(records, journal, state)
+                if records or journal or changes:
+                    self._store.append(records, journal, changes, balances)
+                if balances and self._balances_complete is False:
+                    self._balances_complete = True
                 return outcomes
             except ConcurrencyConflict:
                 self._rebuild()
@@ -225,6 +253,25 @@ class Ledger:
                 self._rebuild()
                 raise
         raise ConcurrencyConflict(f"gave up after {_MAX_ATTEMPTS} attempts: other writers kept winning")
+
+    def _balance_rows(
+        self,
+        decoded: list[Event | DecodeFailure],
+        outcomes: list[Outcome],
+        records: list[LogRecord],
+        state: StateChanges | None,
+    ) -> tuple[dict[str, bytes], StateChanges | None]:
+        """The balances-table rows to store with this batch (see :mod:`.balances`), and
+        the side state with the table's completeness marker when this batch completes it."""
+        if not records:  # no records, no balance moved (and no conflict check to lean on)
+            return {}, state
+        book = self._book
+        if self._balances_complete is None:
+            self._balances_complete = balances.COMPLETE_KEY in self._store.read_state([balances.COMPLETE_KEY])
+        if self._balances_complete:
+            return balances.rows_for(book, balances.touched(zip(decoded, outcomes))), state
+        # The first batch of this store's table: a row for every promoter, and the marker.
+        return balances.rows_for(book, book.promoters), {**(state or {}), **balances.complete_marker(book.position)}
 
     def _decide(
         self, decoded: list[Event | DecodeFailure]
@@ -311,8 +358,16 @@ class Ledger:
         return book, kept
 
     def balance(self, promoter_id: str) -> dict[str, int] | None:
-        """One promoter's six balances, or None if it never joined."""
+        """One promoter's six balances, or None if it never joined.
+
+        Before the state is restored (just after opening), the store's balances
+        table answers if it can (see :mod:`.balances`): a few indexed reads
+        instead of restoring and folding the whole state."""
         self._ensure_open()
+        if self._loaded is None:
+            found = balances.lookup(self._store, promoter_id)
+            if found is not balances.UNKNOWN:
+                return found  # type: ignore[return-value]
         self._catch_up()
         promoter = self._book.promoters.get(promoter_id)
         return None if promoter is None else promoter.balances()
@@ -334,16 +389,13 @@ class Ledger:
             raise UsageError("ledger: is closed")
 
     def _catch_up(self) -> None:
-        if self._stale:
-            self._book = self._from_checkpoint()
-            self._stale = False
+        book = self._book
         position, _head = self._store.head()
-        if position > self._book.position:
-            _fold(self._book, self._store.read(self._book.position + 1), freeze=True)
+        if position > book.position:
+            _fold(book, self._store.read(book.position + 1), freeze=True)
 
     def _rebuild(self) -> None:
-        """Throw away decisions that were not stored; the next catch-up folds the store afresh."""
-        self._book = Book()
-        self._stale = True
+        """Throw away decisions that were not stored; the next use restores and folds the store afresh."""
+        self._loaded = None
         release_frozen()  # the dropped book was frozen (see paused_gc)
 
