@@ -1,4 +1,4 @@
-"""The per-promoter balances table: one promoter's balances after a reopen, without a restore.
+"""Per-promoter tables: one promoter's balances, explain and statement without a restore.
 
 With every batch of records the ledger upserts, in the same transaction, one
 row per promoter whose balances the batch changed (every promoter named by a
@@ -15,24 +15,51 @@ the log. It covers every promoter once the side-state key
 every promoter it knows, with its first batch onto a store without it (a new
 store, a 0.1.0 store, a migrated copy). Before that, a promoter without a row
 may still have joined, so the ledger folds the log to answer.
+
+The postings table holds, per promoter and batch, the postings the fold made
+(``Outcome.postings``, the one source of truth) as msgpack: explain and a
+one-promoter statement read only that promoter's rows. It covers a store only
+if it was kept from the store's first batch on (:data:`POSTINGS_COMPLETE_KEY`,
+set with position 1; stores begun without it answer by replay). Its rows are
+used only if their sum equals the promoter's balances row (itself checked
+against the log head), and the latest closed month comes from side state
+(:data:`CLOSED_THROUGH_KEY`), kept with every batch that closes a period.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
 from .domain.book import Book, Outcome
+from .domain.postings import Posting, sum_postings
 from .domain.state import BALANCE_FIELDS
+from .errors import SupernovaError
 from .store.base import LogStore
 
-__all__ = ["COMPLETE_KEY", "BalanceRow", "rows_for", "touched", "lookup", "UNKNOWN"]
+__all__ = [
+    "COMPLETE_KEY",
+    "POSTINGS_COMPLETE_KEY",
+    "CLOSED_THROUGH_KEY",
+    "BalanceRow",
+    "BookView",
+    "rows_for",
+    "posting_rows",
+    "promoter_accounts",
+    "touched",
+    "lookup",
+    "UNKNOWN",
+]
 
 #: Side-state key: the balances table has a row for every promoter that joined
 #: (value: the position at which it was completed, ASCII).
 COMPLETE_KEY: Final = "supernova-ledger/balances-complete"
+#: Side-state key: the postings table holds every posting since position 1.
+POSTINGS_COMPLETE_KEY: Final = "supernova-ledger/postings-complete"
+#: Side-state key: the latest closed month (``YYYY-MM``), when the postings table is kept.
+CLOSED_THROUGH_KEY: Final = "supernova-ledger/closed-through"
 
 
 class BalanceRow(msgspec.Struct, frozen=True, array_like=True):
@@ -43,6 +70,7 @@ class BalanceRow(msgspec.Struct, frozen=True, array_like=True):
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder(BalanceRow)
+_postings_decoder: Final = msgspec.msgpack.Decoder(list[Posting])
 
 
 class _Unknown:
@@ -64,6 +92,71 @@ def touched(decided: Iterable[tuple[object, Outcome]]) -> set[str]:
         if isinstance(promoter_id, str):
             ids.add(promoter_id)
     return ids
+
+
+def posting_rows(position: int, decided: Iterable[Outcome]) -> list[tuple[str, int, bytes]]:
+    """One row per promoter with the postings the batch starting at ``position`` made for it, in order."""
+    grouped: dict[str, list[Posting]] = {}
+    for outcome in decided:
+        for posting in outcome.postings:
+            grouped.setdefault(posting.promoter_id, []).append(posting)
+    return [(promoter_id, position, _encoder.encode(postings)) for promoter_id, postings in sorted(grouped.items())]
+
+
+class _PromoterView:
+    """What the SPEC §8.2/8.3 builders read of a promoter: its six balances."""
+
+    def __init__(self, balances: dict[str, int]) -> None:
+        self._balances = balances
+
+    def balances(self) -> dict[str, int]:
+        return dict(self._balances)
+
+
+class BookView:
+    """What the SPEC §8.2/8.3 builders read of a book, from the store's tables."""
+
+    def __init__(self, position: int, head: str, promoters: dict[str, _PromoterView], closed_through: str | None):
+        self.position = position
+        self.head = head
+        self.promoters = promoters
+        self.closed_through = closed_through
+
+
+def promoter_accounts(store: LogStore, promoter_id: str) -> tuple[BookView, list[Posting]] | None:
+    """The log's head, the promoter's balances and every posting of it, from the tables
+    (None when they cannot answer soundly: the caller replays the log).
+
+    Sound means: both tables complete, the balances row at a head the log stores,
+    and the postings (up to the log's head) adding up to exactly those balances."""
+    wanted = [COMPLETE_KEY, POSTINGS_COMPLETE_KEY, CLOSED_THROUGH_KEY]
+    state = store.read_state(wanted)
+    if COMPLETE_KEY not in state or POSTINGS_COMPLETE_KEY not in state:
+        return None
+    position, head = store.head()
+    found = lookup(store, promoter_id)
+    if isinstance(found, _Unknown):
+        return None
+    closed = state.get(CLOSED_THROUGH_KEY)
+    closed_through = closed.decode("ascii") if closed else None
+    if found is None:
+        return BookView(position, head, {}, closed_through), []
+    postings: list[Posting] = []
+    try:
+        for _position, data in store.read_postings(promoter_id, until=position):
+            postings.extend(_postings_decoder.decode(data))
+        if any(p.promoter_id != promoter_id or p.position > position for p in postings):
+            return None
+        if sum_postings(postings).as_dict() != found:
+            return None
+    except (msgspec.DecodeError, SupernovaError):  # unreadable rows, or postings that break an invariant
+        return None
+    return BookView(position, head, {promoter_id: _PromoterView(found)}, closed_through), postings
+
+
+def as_book(view: BookView) -> Any:
+    """``view`` where the builders expect a :class:`Book` (they read only what it has)."""
+    return view
 
 
 def rows_for(book: Book, promoter_ids: Iterable[str]) -> dict[str, bytes]:

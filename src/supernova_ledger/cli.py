@@ -136,8 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _open(args: argparse.Namespace) -> Ledger:
     ledger = Ledger.open(resolve_store_url(args.store))
-    if ledger.checkpoint_problem:
-        print(f"{PROG}: warning: {ledger.checkpoint_problem}; replayed the log instead", file=sys.stderr)
+    # The state is restored only when a command needs it; warn then.
+    ledger.on_checkpoint_problem = lambda problem: print(
+        f"{PROG}: warning: {problem}; replayed the log instead", file=sys.stderr
+    )
     return ledger
 
 

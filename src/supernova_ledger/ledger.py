@@ -93,6 +93,13 @@ def _journal_entry(position: int, outcome: Outcome, event: Any) -> JournalEntry:
     )
 
 
+def _closes_a_period(decoded: Sequence[object], outcomes: Sequence[Outcome]) -> bool:
+    return any(
+        outcome.status == "accepted" and type(event).__name__ == "PeriodClosed"
+        for event, outcome in zip(decoded, outcomes)
+    )
+
+
 class Ledger:
     """An append-only commission ledger over a log store.
 
@@ -111,14 +118,19 @@ class Ledger:
         #: The folded state, restored lazily: only a write or a question that needs
         #: the whole state restores it (see :meth:`balance` for one that does not).
         self._loaded: Book | None = None
-        #: Whether the store's balances table covers every promoter (None: not asked yet).
+        #: Whether the store's balances / postings tables are complete (None: ask the store).
         self._balances_complete: bool | None = None
+        self._postings_complete: bool | None = None
+        #: Called with :attr:`checkpoint_problem` when restoring the state ignores a checkpoint.
+        self.on_checkpoint_problem: Callable[[str], None] | None = None
 
     @property
     def _book(self) -> Book:
         book = self._loaded
         if book is None:
             book = self._from_checkpoint() if self._use_checkpoint else Book()
+            if self._checkpoint_problem is not None and self.on_checkpoint_problem is not None:
+                self.on_checkpoint_problem(self._checkpoint_problem)
             self._loaded = book
             self._checkpoint_position = book.position
             try:
@@ -236,12 +248,13 @@ class Ledger:
             self._catch_up()
             with paused_gc(freeze=True):
                 outcomes, records, journal = self._decide(decoded)
-                balances, changes = self._balance_rows(decoded, outcomes, records, state)
+                rows, postings, changes = self._balance_rows(decoded, outcomes, records, state)
             try:
                 if records or journal or changes:
-                    self._store.append(records, journal, changes, balances)
-                if balances and self._balances_complete is False:
+                    self._store.append(records, journal, changes, rows, postings)
+                if records:  # the tables' markers, if this batch wrote them, are stored now
                     self._balances_complete = True
+                    self._postings_complete = self._postings_complete or records[0].position == 1
                 return outcomes
             except ConcurrencyConflict:
                 self._rebuild()
@@ -260,18 +273,31 @@ class Ledger:
         outcomes: list[Outcome],
         records: list[LogRecord],
         state: StateChanges | None,
-    ) -> tuple[dict[str, bytes], StateChanges | None]:
-        """The balances-table rows to store with this batch (see :mod:`.balances`), and
-        the side state with the table's completeness marker when this batch completes it."""
+    ) -> tuple[dict[str, bytes], list[tuple[str, int, bytes]], StateChanges | None]:
+        """The per-promoter table rows to store with this batch (see :mod:`.balances`):
+        balances, postings, and the side state with the tables' markers."""
         if not records:  # no records, no balance moved (and no conflict check to lean on)
-            return {}, state
+            return {}, [], state
         book = self._book
-        if self._balances_complete is None:
-            self._balances_complete = balances.COMPLETE_KEY in self._store.read_state([balances.COMPLETE_KEY])
+        first = records[0].position
+        changes: dict[str, bytes | None] = dict(state or {})
+        if self._balances_complete is None or self._postings_complete is None:
+            found = self._store.read_state([balances.COMPLETE_KEY, balances.POSTINGS_COMPLETE_KEY])
+            self._balances_complete = balances.COMPLETE_KEY in found
+            self._postings_complete = balances.POSTINGS_COMPLETE_KEY in found
         if self._balances_complete:
-            return balances.rows_for(book, balances.touched(zip(decoded, outcomes))), state
-        # The first batch of this store's table: a row for every promoter, and the marker.
-        return balances.rows_for(book, book.promoters), {**(state or {}), **balances.complete_marker(book.position)}
+            rows = balances.rows_for(book, balances.touched(zip(decoded, outcomes)))
+        else:  # the first batch of this store's table: a row for every promoter, and the marker
+            rows = balances.rows_for(book, book.promoters)
+            changes.update(balances.complete_marker(book.position))
+        postings: list[tuple[str, int, bytes]] = []
+        if self._postings_complete or first == 1:  # the postings table starts with the log or never
+            postings = balances.posting_rows(first, outcomes)
+            if not self._postings_complete:
+                changes[balances.POSTINGS_COMPLETE_KEY] = b"1"
+            if book.closed_through is not None and (first == 1 or _closes_a_period(decoded, outcomes)):
+                changes[balances.CLOSED_THROUGH_KEY] = book.closed_through.encode("ascii")
+        return rows, postings, changes or state
 
     def _decide(
         self, decoded: list[Event | DecodeFailure]
@@ -326,6 +352,11 @@ class Ledger:
 
         Raises :class:`UsageError` (code ``unknown_promoter``) when the promoter
         has not joined within the events."""
+        if until is None:  # the promoter's rows answer without a replay, when they are sound
+            found = self._accounts_from_tables(promoter_id)
+            if found is not None:
+                view, postings = found
+                return with_digest(build_explain(balances.as_book(view), promoter_id, postings, period))
         book, postings = self._postings_until(until, lambda p: p.promoter_id == promoter_id)
         return with_digest(build_explain(book, promoter_id, postings, period))
 
@@ -333,10 +364,21 @@ class Ledger:
         """SPEC §8.3: opening balances, movements and closing balances of ``period`` (``YYYY-MM``).
 
         ``promoter`` keeps one promoter (in ``promoters`` and ``totals``)."""
+        if promoter is not None and until is None:
+            found = self._accounts_from_tables(promoter)
+            if found is not None:
+                view, postings = found
+                return with_digest(build_statement(balances.as_book(view), postings, period, promoter))
         book, postings = self._postings_until(
             until, None if promoter is None else (lambda p: p.promoter_id == promoter)
         )
         return with_digest(build_statement(book, postings, period, promoter))
+
+    def _accounts_from_tables(self, promoter_id: str) -> tuple[balances.BookView, list[Posting]] | None:
+        """The log head, one promoter's balances and postings from the store's tables,
+        or None when they cannot answer soundly (see :mod:`.balances`)."""
+        self._ensure_open()
+        return balances.promoter_accounts(self._store, promoter_id)
 
     def _postings_until(
         self, until: int | None, keep: Callable[[Posting], bool] | None
@@ -397,5 +439,6 @@ class Ledger:
     def _rebuild(self) -> None:
         """Throw away decisions that were not stored; the next use restores and folds the store afresh."""
         self._loaded = None
+        self._balances_complete = self._postings_complete = None  # another writer may have set them
         release_frozen()  # the dropped book was frozen (see paused_gc)
 

@@ -11,6 +11,7 @@ import pytest
 from supernova_ledger import Ledger
 from supernova_ledger.balances import COMPLETE_KEY, _encoder, decode_row
 from supernova_ledger.domain.state import BALANCE_FIELDS
+from supernova_ledger.errors import UsageError
 from supernova_ledger.simulate import generate
 from supernova_ledger.store import open_store
 
@@ -108,12 +109,14 @@ def _forget_table(url: str) -> None:
         with sqlite3.connect(url[len("sqlite:///") :]) as db:
             db.execute("DELETE FROM promoter_balances")
             db.execute("DELETE FROM side_state")
+            db.execute("DELETE FROM promoter_postings")
         return
     if url.startswith("memory"):
         with open_store(url) as store:
             log: Any = store._log  # type: ignore[attr-defined]
             log.balances.clear()
             log.state.clear()
+            log.postings.clear()
         return
     import psycopg
 
@@ -124,3 +127,67 @@ def _forget_table(url: str) -> None:
                          autocommit=True) as conn:
         conn.execute(f'DELETE FROM "{target.schema}".promoter_balances')  # type: ignore[arg-type]
         conn.execute(f'DELETE FROM "{target.schema}".side_state')  # type: ignore[arg-type]
+        conn.execute(f'DELETE FROM "{target.schema}".promoter_postings')  # type: ignore[arg-type]
+
+
+# -- the postings table: explain and a one-promoter statement without a replay ------------------------
+
+CLOSE_NOVEMBER = {"type": "PeriodClosed", "id": "close-2026-11", "at": "2026-12-02T09:00:00+08:00", "period": "2026-11"}
+
+
+def _replayed(url: str, promoter_id: str, period: str | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """explain and statement the long way: a replay from position 1 (``until`` = the head)."""
+    with Ledger.open(url) as ledger:
+        head = ledger.position
+        explained = ledger.explain(promoter_id, period=period, until=head)
+        stated = ledger.statement(period, until=head, promoter=promoter_id) if period else None
+        return explained, stated
+
+
+def test_explain_and_statement_of_one_promoter_read_its_rows_and_equal_a_replay(store_url: str) -> None:
+    with Ledger.open(store_url) as writer:
+        for k in range(0, len(SIMULATED), 400):
+            writer.append_batch(SIMULATED[k : k + 400])
+        assert writer.append(CLOSE_NOVEMBER).status == "accepted"
+        promoters = sorted(writer._book.promoters)[:6]
+    for promoter_id in promoters:
+        for period in (None, "2026-11", "2026-12"):
+            expected_explain, expected_statement = _replayed(store_url, promoter_id, period)
+            with Ledger.open(store_url) as reader:
+                assert reader.explain(promoter_id, period=period) == expected_explain
+                if period:
+                    assert reader.statement(period, promoter=promoter_id) == expected_statement
+                assert reader._loaded is None  # answered from the tables: nothing restored, nothing replayed
+    with Ledger.open(store_url) as reader, pytest.raises(UsageError) as raised:
+        reader.explain("never-joined")
+    assert raised.value.code == "unknown_promoter"
+
+
+def test_posting_rows_that_do_not_add_up_are_not_used(sqlite_url: str) -> None:
+    with Ledger.open(sqlite_url) as writer:
+        for k in range(0, len(SIMULATED), 300):
+            writer.append_batch(SIMULATED[k : k + 300])
+        promoter_id = max(writer._book.promoters, key=lambda p: writer._book.promoters[p].level1_fen)
+    expected, _ = _replayed(sqlite_url, promoter_id, None)
+    with sqlite3.connect(sqlite_url[len("sqlite:///") :]) as db:
+        (count,) = db.execute("SELECT count(*) FROM promoter_postings WHERE promoter_id = ?", (promoter_id,)).fetchone()
+        assert count >= 2
+        db.execute("DELETE FROM promoter_postings WHERE promoter_id = ? AND position = "
+                   "(SELECT max(position) FROM promoter_postings WHERE promoter_id = ?)", (promoter_id, promoter_id))
+    with Ledger.open(sqlite_url) as reader:
+        assert reader.explain(promoter_id) == expected
+        assert reader._loaded is not None  # the rows did not add up to the balances: replayed
+
+
+def test_a_store_begun_without_the_postings_table_answers_by_replay(store_url: str) -> None:
+    with Ledger.open(store_url) as writer:
+        writer.append_batch(SIMULATED[:500])
+    _forget_table(store_url)  # as a store written before the tables existed
+    with Ledger.open(store_url) as writer:
+        writer.append_batch(SIMULATED[500:])  # completes the balances table, not the postings table
+        promoter_id = sorted(writer._book.promoters)[0]
+    expected, _ = _replayed(store_url, promoter_id, None)
+    with Ledger.open(store_url) as reader:
+        assert reader.balance(promoter_id) == expected["balances"] and reader._loaded is None
+        assert reader.explain(promoter_id) == expected
+        assert reader._loaded is not None

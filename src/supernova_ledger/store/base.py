@@ -28,6 +28,7 @@ __all__ = [
     "MAX_JOURNAL_MESSAGE_CHARS",
     "StateChanges",
     "BalanceRows",
+    "PostingRows",
     "MAX_BALANCE_ROWS",
     "check_batch",
     "check_side_data",
@@ -53,6 +54,10 @@ MAX_BALANCE_ROWS: Final = 1_000_000
 MAX_BALANCE_VALUE_BYTES: Final = 4 * 1024
 #: Per-promoter rows to upsert with a batch: promoter id -> the ledger's bytes.
 BalanceRows = Mapping[str, bytes]
+#: Per-promoter posting rows to insert with a batch: (promoter id, position, the ledger's bytes).
+PostingRows = Sequence[tuple[str, int, bytes]]
+#: Bytes of one posting row (one promoter's postings in one batch).
+MAX_POSTING_ROW_BYTES: Final = 16 * 1024 * 1024
 
 #: Side state to write with a batch: key -> new value, or None to delete the key.
 StateChanges = Mapping[str, bytes | None]
@@ -117,6 +122,7 @@ class LogStore(ABC):
         journal: Sequence[JournalEntry] = (),
         state: StateChanges | None = None,
         balances: BalanceRows | None = None,
+        postings: PostingRows | None = None,
     ) -> None:
         """Store ``records`` (consecutive positions) atomically and durably.
 
@@ -135,7 +141,10 @@ class LogStore(ABC):
         ``balances`` upserts rows of the per-promoter balances table (promoter
         id -> the ledger's encoding of its balances at this batch), in the
         same transaction. Derived data, like checkpoints: the ledger writes
-        and checks them, the store only keeps the latest row per promoter."""
+        and checks them, the store only keeps the latest row per promoter.
+        ``postings`` inserts rows of the per-promoter postings table
+        (promoter id, position, the ledger's encoding of that promoter's
+        postings in this batch), likewise derived, in the same transaction."""
 
     @abstractmethod
     def journal(
@@ -153,6 +162,10 @@ class LogStore(ABC):
     def read_balances(self, promoter_ids: Sequence[str]) -> dict[str, bytes]:
         """The stored balances rows of those of ``promoter_ids`` that have one."""
         return {}
+
+    def read_postings(self, promoter_id: str, until: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """The promoter's posting rows ``(position, bytes)`` with position <= ``until``, in order."""
+        return iter(())
 
     @abstractmethod
     def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
@@ -193,9 +206,22 @@ class LogStore(ABC):
 
 
 def check_side_data(
-    journal: Sequence[JournalEntry], state: StateChanges | None, balances: BalanceRows | None = None
+    journal: Sequence[JournalEntry],
+    state: StateChanges | None,
+    balances: BalanceRows | None = None,
+    postings: PostingRows | None = None,
 ) -> None:
     """Refuse side data no store may keep (a caller's mistake: :class:`UsageError`)."""
+    if postings:
+        if len(postings) > MAX_BALANCE_ROWS:
+            raise UsageError(f"postings: at most {MAX_BALANCE_ROWS} rows per append, got {len(postings)}")
+        for promoter_id, position, row in postings:
+            if not isinstance(promoter_id, str) or not 1 <= len(promoter_id) <= MAX_STATE_KEY_CHARS:
+                raise UsageError(f"postings: promoter ids are strings of 1-{MAX_STATE_KEY_CHARS} characters")
+            if not isinstance(position, int) or position < 1:
+                raise UsageError(f"postings[{promoter_id!r}]: positions start at 1")
+            if not isinstance(row, bytes) or len(row) > MAX_POSTING_ROW_BYTES:
+                raise UsageError(f"postings[{promoter_id!r}]: rows are bytes of at most {MAX_POSTING_ROW_BYTES}")
     if balances:
         if len(balances) > MAX_BALANCE_ROWS:
             raise UsageError(f"balances: at most {MAX_BALANCE_ROWS} rows per append, got {len(balances)}")

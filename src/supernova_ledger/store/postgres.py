@@ -36,7 +36,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow, tuple_row
 
 from ..errors import StoreError, StoreUnavailable, UsageError
-from .recorded import BALANCES_TABLE, JOURNAL_TABLE, LOG_ORIGINATOR_ID, STATE_TABLE, Cursor, RecordedStore, SideTables
+from .recorded import BALANCES_TABLE, JOURNAL_TABLE, POSTINGS_TABLE, LOG_ORIGINATOR_ID, STATE_TABLE, Cursor, RecordedStore, SideTables
 
 __all__ = ["PostgresStore", "PostgresTarget", "CopyingRecorder", "parse_postgres_url", "EVENTS_TABLE", "DEFAULT_CONNECT_TIMEOUT_S"]
 
@@ -199,6 +199,7 @@ def _side_tables(schema: str) -> SideTables:
         journal=journal,
         state=state,
         balances=f'"{schema}".{BALANCES_TABLE}',
+        postings=f'"{schema}".{POSTINGS_TABLE}',
         p="%s",
         upsert=f"INSERT INTO {state} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
     )
@@ -216,6 +217,10 @@ def _create_side_tables(probe: psycopg.Connection[object], schema: str) -> None:
         )
     probe.execute(f"CREATE TABLE IF NOT EXISTS {side.state} (key TEXT PRIMARY KEY, value BYTEA NOT NULL)")
     probe.execute(f"CREATE TABLE IF NOT EXISTS {side.balances} (promoter_id TEXT PRIMARY KEY, value BYTEA NOT NULL)")
+    probe.execute(
+        f"CREATE TABLE IF NOT EXISTS {side.postings} (promoter_id TEXT NOT NULL, position BIGINT NOT NULL, "
+        "value BYTEA NOT NULL, PRIMARY KEY (promoter_id, position))"
+    )
 
 
 def _connect_kwargs(target: PostgresTarget) -> dict[str, str | int]:

@@ -52,6 +52,7 @@ from .base import (
     JOURNAL_PAGE,
     BalanceRows,
     JournalEntry,
+    PostingRows,
     LogRecord,
     LogStore,
     StateChanges,
@@ -69,6 +70,7 @@ __all__ = [
     "JOURNAL_TABLE",
     "STATE_TABLE",
     "BALANCES_TABLE",
+    "POSTINGS_TABLE",
     "RecordedStore",
     "SideTables",
     "READ_WINDOW_POSITIONS",
@@ -98,6 +100,8 @@ JOURNAL_TABLE: Final = "rejection_journal"
 STATE_TABLE: Final = "side_state"
 #: The ledger's per-promoter balances, upserted with each batch: promoter id -> row.
 BALANCES_TABLE: Final = "promoter_balances"
+#: The ledger's per-promoter postings, one row per promoter and batch.
+POSTINGS_TABLE: Final = "promoter_postings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,18 @@ class SideTables:
     p: str
     upsert: str
     balances: str = BALANCES_TABLE
+    postings: str = POSTINGS_TABLE
+
+    def insert_postings(self) -> str:
+        p = self.p
+        return f"INSERT INTO {self.postings} (promoter_id, position, value) VALUES ({p}, {p}, {p})"
+
+    def select_postings(self) -> str:
+        p = self.p
+        return (
+            f"SELECT position, value FROM {self.postings} WHERE promoter_id = {p} AND position > {p}"
+            f" AND position <= {p} ORDER BY position LIMIT {p}"
+        )
 
     def upsert_balance(self) -> str:
         p = self.p
@@ -266,9 +282,10 @@ class RecordedStore(LogStore):
         journal: Sequence[JournalEntry] = (),
         state: StateChanges | None = None,
         balances: BalanceRows | None = None,
+        postings: PostingRows | None = None,
     ) -> None:
-        check_side_data(journal, state, balances)
-        if not records and not journal and not state and not balances:
+        check_side_data(journal, state, balances, postings)
+        if not records and not journal and not state and not balances and not postings:
             return
         if records:
             check_batch(records)
@@ -297,6 +314,13 @@ class RecordedStore(LogStore):
                     cursor.execute(side.upsert, (key, value))
             if balances:
                 cursor.executemany(side.upsert_balance(), sorted(balances.items()))
+            if postings:
+                try:
+                    cursor.executemany(side.insert_postings(), postings)
+                except Exception as error:
+                    if self._is_key_clash(error):
+                        raise ConcurrencyConflict("postings: another writer stored these rows first") from error
+                    raise
 
     def journal(
         self,
@@ -331,6 +355,17 @@ class RecordedStore(LogStore):
             for key, value in self._query(self._side.select_balances(len(chunk)), tuple(chunk)):
                 found[key] = bytes(value)
         return found
+
+    def read_postings(self, promoter_id: str, until: int | None = None) -> Iterator[tuple[int, bytes]]:
+        after, stop = 0, (2**63 - 1 if until is None else until)
+        statement = self._side.select_postings()
+        while True:
+            rows = self._query(statement, (promoter_id, after, stop, JOURNAL_PAGE))
+            for position, value in rows:
+                yield position, bytes(value)
+            if len(rows) < JOURNAL_PAGE:
+                return
+            after = rows[-1][0]
 
     def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}

@@ -27,7 +27,7 @@ from eventsourcing.sqlite import (
 )
 
 from ..errors import StoreError, StoreUnavailable, UsageError
-from .recorded import BALANCES_TABLE, JOURNAL_TABLE, LOG_ORIGINATOR_ID, STATE_TABLE, Cursor, RecordedStore, SideTables
+from .recorded import BALANCES_TABLE, JOURNAL_TABLE, POSTINGS_TABLE, LOG_ORIGINATOR_ID, STATE_TABLE, Cursor, RecordedStore, SideTables
 
 __all__ = ["SQLiteStore", "sqlite_path", "EVENTS_TABLE", "LOCK_TIMEOUT_S"]
 
@@ -50,6 +50,8 @@ _CREATE_SIDE_TABLES: Final = (
     f"CREATE INDEX IF NOT EXISTS {JOURNAL_TABLE}_group ON {JOURNAL_TABLE} (group_id, seq)",
     f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
     f"CREATE TABLE IF NOT EXISTS {BALANCES_TABLE} (promoter_id TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+    f"CREATE TABLE IF NOT EXISTS {POSTINGS_TABLE} (promoter_id TEXT NOT NULL, position INTEGER NOT NULL, "
+    "value BLOB NOT NULL, PRIMARY KEY (promoter_id, position)) WITHOUT ROWID",
 )
 #: How long a writer waits for another process's transaction to finish.
 LOCK_TIMEOUT_S: Final = 15
