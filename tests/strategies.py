@@ -17,6 +17,8 @@ PAYOUTS = ["p1", "p2", "p3"]
 SKUS = ["s1", "s2", "s3"]
 CATEGORIES = ["daily", "appliance", "fresh"]
 ZONES = ["Asia/Shanghai", "UTC", "America/Los_Angeles", "Pacific/Kiritimati"]
+#: Months around the timestamps' window (2026-11-10 + 40 days), and one that is not a month.
+MONTHS = ["2026-10", "2026-11", "2026-11", "2026-12", "2027-01", "2026-13"]
 
 # Timestamps in a 40-day window around month ends, in several offsets.
 _seconds = st.integers(min_value=0, max_value=40 * 86400)
@@ -128,6 +130,7 @@ _BODIES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     ),
     "PayoutSettled": st.fixed_dictionaries({"payout_id": st.sampled_from(PAYOUTS)}),
     "PayoutFailed": st.fixed_dictionaries({"payout_id": st.sampled_from(PAYOUTS), "reason": st.just("bank")}),
+    "PeriodClosed": st.fixed_dictionaries({"period": st.sampled_from(MONTHS)}),
 }
 
 # Weighted so that the programme gets built before it gets used.
@@ -135,7 +138,7 @@ _WEIGHTS = {
     "PromoterJoined": 4, "PromoterQualified": 3, "GroupOpened": 3, "MemberJoined": 3, "OrderPlaced": 6,
     "OrderCompleted": 3, "OrderRefunded": 3, "SettlementRun": 2, "PayoutRequested": 3, "PayoutSettled": 1,
     "PayoutFailed": 1, "RulesAdopted": 1, "PromoterSuspended": 1, "PromoterReinstated": 1, "GroupClosed": 1,
-    "MemberLeft": 1, "ProductPushed": 2,
+    "MemberLeft": 1, "ProductPushed": 2, "PeriodClosed": 1,
 }
 _TYPES = [name for name, weight in _WEIGHTS.items() for _ in range(weight)]
 

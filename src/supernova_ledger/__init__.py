@@ -2,7 +2,7 @@
 
 An append-only event log of referrals, group joins, pushes, orders, refunds,
 settlements and payouts, from which commission balances, group GMV and
-promoter rankings are derived deterministically (see SPEC.md and docs/).
+promoter rankings are derived deterministically; the contract is docs/spec.md.
 
     from supernova_ledger import Ledger
     with Ledger.open("sqlite:///books.db") as ledger:

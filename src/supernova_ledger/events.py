@@ -368,6 +368,15 @@ JOURNAL_FIELDS: Final = ("id", "type", "promoter_id", "owner_id", "group_id", "o
 _TYPE_NAMES: Final = frozenset(cls.__name__ for cls in EVENT_TYPES)
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8 (JSON escapes can smuggle in lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def readable_fields(event: Any) -> dict[str, str]:
     """Best-effort identifiers of an event that may not have decoded (for the rejection journal).
 
@@ -394,7 +403,7 @@ def readable_fields(event: Any) -> dict[str, str]:
             value = get(name)
         except Exception:  # a hostile mapping: nothing of it is trusted
             continue
-        if isinstance(value, str) and 1 <= len(value) <= 128:
+        if isinstance(value, str) and 1 <= len(value) <= 128 and _is_text(value):
             found[name] = value
     if found.get("type") not in _TYPE_NAMES:
         found.pop("type", None)

@@ -79,10 +79,11 @@ def _fold_records(book: Book, records: Iterator[LogRecord], sink: PostingSink | 
 def _journal_entry(position: int, outcome: Outcome, event: Any) -> JournalEntry:
     """The rejection-journal entry of a refused event (SPEC §2.1)."""
     fields = readable_fields(event)
-    message = outcome.message or ""
+    # What cannot be written as UTF-8 (a lone surrogate from a JSON escape) is shown escaped.
+    message = (outcome.message or "").encode("utf-8", "backslashreplace").decode("utf-8")
     return JournalEntry(
         position=position,
-        event_id=outcome.id if outcome.id is not None else fields.get("id"),
+        event_id=fields.get("id"),
         type=fields.get("type"),
         code=outcome.code or "invalid_event",
         message=message[:MAX_JOURNAL_MESSAGE_CHARS],

@@ -110,3 +110,16 @@ def test_the_ledger_journals_every_rejection(store_url: str) -> None:
         assert ledger.read_state(["adapter/x"]) == {"adapter/x": b"1"}
     with Ledger.open(store_url) as reopened:
         assert len(list(reopened.rejections())) == 4
+
+
+def test_an_id_that_is_not_text_is_journaled_without_it(store_url: str) -> None:
+    """A JSON escape can smuggle a lone surrogate into an id: the journal keeps the entry, id null."""
+    with Ledger.open(store_url) as ledger:
+        outcomes = ledger.append_batch([
+            '{"type":"PromoterQualified","id":"\\ud800","at":"2026-11-01T09:00:00+08:00","promoter_id":"A"}',
+            {"type": "PromoterJoined", "id": "e1", "at": "2026-11-01T09:00:00+08:00", "promoter_id": "A",
+             "program": "fenxiang", "city": "x", "city_tier": 1},
+        ])
+        assert [o.status for o in outcomes] == ["rejected", "accepted"]
+        (entry,) = ledger.rejections()
+        assert (entry.event_id, entry.promoter_id, entry.type) == (None, "A", "PromoterQualified")
