@@ -183,8 +183,7 @@ def lookup(store: LogStore, promoter_id: str) -> dict[str, int] | None | _Unknow
         row = _decoder.decode(found[promoter_id])
     except msgspec.DecodeError:
         return UNKNOWN
-    record = store.record_at(row.position)
-    if record is None or record.head != row.head:
+    if store.head_at(row.position) != row.head:
         return UNKNOWN
     return dict(zip(BALANCE_FIELDS, row.balances))
 

@@ -166,8 +166,7 @@ class Ledger:
             self._checkpoint_problem = str(exc)
             release_frozen()
             return Book()
-        record = self._store.record_at(position) if position else None
-        stored_head = record.head if record is not None else GENESIS_HEAD
+        stored_head = self._store.head_at(position) if position else GENESIS_HEAD
         if book.position != position or book.head != stored_head:
             self._checkpoint_problem = f"checkpoint: position {position} does not match the log"
             release_frozen()

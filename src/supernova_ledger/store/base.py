@@ -185,6 +185,14 @@ class LogStore(ABC):
             return record
         return None
 
+    def head_at(self, position: int) -> str | None:
+        """The log head stored with the record at ``position``, or ``None``.
+
+        Stores that keep batches answer from the batch's header when
+        ``position`` ends one (checkpoints and balances rows stand at batch ends)."""
+        record = self.record_at(position)
+        return None if record is None else record.head
+
     def save_checkpoint(self, position: int, blob: bytes) -> None:  # noqa: B027 - optional
         """Keep a sealed checkpoint of the projected state at ``position``.
 

@@ -258,6 +258,10 @@ class RecordedStore(LogStore):
             f"SELECT originator_version, topic, state FROM {t}"
             " WHERE originator_id = %s AND originator_version <= %s ORDER BY originator_version DESC LIMIT 1"
         )
+        self._sql_header_at = self._statement(
+            f"SELECT originator_version, topic, substr(state, 1, {HEADER_BYTES}) FROM {t}"
+            " WHERE originator_id = %s AND originator_version <= %s ORDER BY originator_version DESC LIMIT 1"
+        )
         self._sql_range = self._statement(
             f"SELECT originator_version, topic, state FROM {t}"
             " WHERE originator_id = %s AND originator_version >= %s AND originator_version <= %s"
@@ -437,6 +441,19 @@ class RecordedStore(LogStore):
             if record.position == position:
                 return record
         return None
+
+    def head_at(self, position: int) -> str | None:
+        if position < 1:
+            return None
+        with self._reading("read") as cursor:
+            cursor.execute(self._sql_header_at, (self._originator, position))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        end, head = row_end(row[0], row[1], bytes(row[2]))
+        if end == position:
+            return head  # the batch's header: no need to decode the batch
+        return super().head_at(position)
 
     def save_checkpoint(self, position: int, blob: bytes) -> None:
         self._ensure_open()
