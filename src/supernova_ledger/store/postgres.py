@@ -36,7 +36,16 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow, tuple_row
 
 from ..errors import StoreError, StoreUnavailable, UsageError
-from .recorded import BALANCES_TABLE, JOURNAL_TABLE, POSTINGS_TABLE, LOG_ORIGINATOR_ID, STATE_TABLE, Cursor, RecordedStore, SideTables
+from .recorded import (
+    BALANCES_TABLE,
+    JOURNAL_TABLE,
+    LOG_ORIGINATOR_ID,
+    POSTINGS_TABLE,
+    STATE_TABLE,
+    Cursor,
+    RecordedStore,
+    SideTables,
+)
 
 __all__ = ["PostgresStore", "PostgresTarget", "CopyingRecorder", "parse_postgres_url", "EVENTS_TABLE", "DEFAULT_CONNECT_TIMEOUT_S"]
 
@@ -135,6 +144,7 @@ class PostgresStore(RecordedStore):
         self.target = target
         # The schema name is checked against [a-z_][a-z0-9_]{0,62}: safe to quote as is.
         self._events_table = f'"{target.schema}"."{EVENTS_TABLE}"'
+        self._checkpoints_table = f'"{target.schema}"."{CHECKPOINTS_TABLE}"'
         try:
             conninfo = make_conninfo("", **_connect_kwargs(target), connect_timeout=target.connect_timeout_s)
             probe = psycopg.connect(conninfo, autocommit=True)
@@ -175,16 +185,6 @@ class PostgresStore(RecordedStore):
 
     def _is_key_clash(self, error: BaseException) -> bool:
         return isinstance(error, psycopg.errors.UniqueViolation)
-
-    def _prune_checkpoints(self, newest: int) -> None:
-        statement = sql.SQL("DELETE FROM {}.{} WHERE originator_version < %s").format(
-            sql.Identifier(self.target.schema), sql.Identifier(CHECKPOINTS_TABLE)
-        )
-        try:
-            with self._datastore.transaction(commit=True) as cursor:
-                cursor.execute(statement, (newest,))
-        except (psycopg.Error, PersistenceError) as error:
-            raise self._store_error("prune checkpoints", error) from error
 
     def _store_error(self, action: str, error: Exception) -> StoreError:
         if isinstance(error, PersistenceError) and "timeout" in str(error).lower():

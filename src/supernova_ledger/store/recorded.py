@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import msgspec
-from eventsourcing.persistence import AggregateRecorder, IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.persistence import AggregateRecorder
 
 from ..errors import ConcurrencyConflict, CorruptLog, StoreError, UsageError
 from .base import (
@@ -231,6 +231,7 @@ class RecordedStore(LogStore):
 
     #: ``%s`` placeholders; SQLite's subclass rewrites them to ``?``.
     _events_table: str
+    _checkpoints_table: str
     _originator: object  #: how the driver binds LOG_ORIGINATOR_ID
 
     def __init__(
@@ -257,6 +258,18 @@ class RecordedStore(LogStore):
         self._sql_row_at = self._statement(
             f"SELECT originator_version, topic, state FROM {t}"
             " WHERE originator_id = %s AND originator_version <= %s ORDER BY originator_version DESC LIMIT 1"
+        )
+        c = self._checkpoints_table
+        self._sql_checkpoint_insert = self._statement(
+            f"INSERT INTO {c} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %b)"
+            " ON CONFLICT (originator_id, originator_version) DO NOTHING"
+        )
+        self._sql_checkpoint_prune = self._statement(
+            f"DELETE FROM {c} WHERE originator_id = %s AND originator_version < %s"
+        )
+        self._sql_checkpoint_newest = self._statement(
+            f"SELECT originator_version, topic, state FROM {c} WHERE originator_id = %s"
+            " ORDER BY originator_version DESC LIMIT 1"
         )
         self._sql_header_at = self._statement(
             f"SELECT originator_version, topic, substr(state, 1, {HEADER_BYTES}) FROM {t}"
@@ -456,34 +469,25 @@ class RecordedStore(LogStore):
         return super().head_at(position)
 
     def save_checkpoint(self, position: int, blob: bytes) -> None:
+        """One transaction: insert the checkpoint (binary, a plain INSERT) unless one
+        stands at that position, and delete the older ones."""
         self._ensure_open()
         if self._checkpoints is None:
             return
-        stored = StoredEvent(
-            originator_id=LOG_ORIGINATOR_ID, originator_version=position, topic=CHECKPOINT_TOPIC, state=blob
-        )
-        try:
-            self._checkpoints.insert_events([stored])
-        except IntegrityError:
-            pass  # a checkpoint at this position is already stored
-        except PersistenceError as error:
-            raise self._store_error("checkpoint", error) from error
-        self._prune_checkpoints(position)
+        with self._writing("checkpoint") as cursor:
+            cursor.execute(self._sql_checkpoint_insert, (self._originator, position, CHECKPOINT_TOPIC, blob))
+            cursor.execute(self._sql_checkpoint_prune, (self._originator, position))
 
     def load_checkpoint(self) -> tuple[int, bytes] | None:
         self._ensure_open()
         if self._checkpoints is None:
             return None
-        try:
-            rows = self._checkpoints.select_events(LOG_ORIGINATOR_ID, desc=True, limit=1)
-        except PersistenceError as error:
-            raise self._store_error("read checkpoint", error) from error
-        if not rows or rows[0].topic != CHECKPOINT_TOPIC:
+        with self._reading("read checkpoint") as cursor:
+            cursor.execute(self._sql_checkpoint_newest, (self._originator,))
+            row = cursor.fetchone()
+        if row is None or row[1] != CHECKPOINT_TOPIC:
             return None
-        return rows[0].originator_version, bytes(rows[0].state)
-
-    def _prune_checkpoints(self, newest: int) -> None:
-        """Delete checkpoints older than ``newest`` (subclasses know their SQL)."""
+        return int(row[0]), bytes(row[2])
 
     def close(self) -> None:
         if not self._closed:

@@ -27,7 +27,16 @@ from eventsourcing.sqlite import (
 )
 
 from ..errors import StoreError, StoreUnavailable, UsageError
-from .recorded import BALANCES_TABLE, JOURNAL_TABLE, POSTINGS_TABLE, LOG_ORIGINATOR_ID, STATE_TABLE, Cursor, RecordedStore, SideTables
+from .recorded import (
+    BALANCES_TABLE,
+    JOURNAL_TABLE,
+    LOG_ORIGINATOR_ID,
+    POSTINGS_TABLE,
+    STATE_TABLE,
+    Cursor,
+    RecordedStore,
+    SideTables,
+)
 
 __all__ = ["SQLiteStore", "sqlite_path", "EVENTS_TABLE", "LOCK_TIMEOUT_S"]
 
@@ -87,6 +96,7 @@ class _Datastore(SQLiteDatastore):
 
 class SQLiteStore(RecordedStore):
     _events_table = EVENTS_TABLE
+    _checkpoints_table = CHECKPOINTS_TABLE
     _originator = LOG_ORIGINATOR_ID.hex  # eventsourcing's SQLite layout: the hex, no dashes
 
     def __init__(self, url: str) -> None:
@@ -149,13 +159,6 @@ class SQLiteStore(RecordedStore):
 
     def _is_key_clash(self, error: BaseException) -> bool:
         return isinstance(error, sqlite3.IntegrityError)
-
-    def _prune_checkpoints(self, newest: int) -> None:
-        try:
-            with self._datastore.transaction(commit=True) as cursor:
-                cursor.execute(f"DELETE FROM {CHECKPOINTS_TABLE} WHERE originator_version < ?", (newest,))
-        except (sqlite3.Error, PersistenceError) as error:
-            raise self._store_error("prune checkpoints", error) from error
 
     def _store_error(self, action: str, error: Exception) -> StoreError:
         if _is_lock_error(error):
