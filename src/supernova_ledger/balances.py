@@ -37,6 +37,7 @@ from .domain.book import Book, Outcome
 from .domain.postings import Posting, sum_postings
 from .domain.state import BALANCE_FIELDS
 from .errors import SupernovaError
+from .events import PromoterJoined
 from .store.base import LogStore
 
 __all__ = [
@@ -81,16 +82,15 @@ UNKNOWN: Final = _Unknown()
 
 
 def touched(decided: Iterable[tuple[object, Outcome]]) -> set[str]:
-    """The promoters whose balances ``(event, outcome)`` pairs may have changed or created."""
+    """The promoters whose balances ``(event, outcome)`` pairs may have changed or created:
+    those named by a posting (only accepted events post), and those that joined."""
     ids: set[str] = set()
     for event, outcome in decided:
-        if outcome.status != "accepted":
-            continue
-        for posting in outcome.postings:
-            ids.add(posting.promoter_id)
-        promoter_id = getattr(event, "promoter_id", None)
-        if isinstance(promoter_id, str):
-            ids.add(promoter_id)
+        postings = outcome.postings
+        if postings:
+            ids.update([posting.promoter_id for posting in postings])
+        if type(event) is PromoterJoined and outcome.status == "accepted":
+            ids.add(event.promoter_id)
     return ids
 
 
