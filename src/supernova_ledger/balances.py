@@ -52,6 +52,7 @@ __all__ = [
     "touched",
     "lookup",
     "UNKNOWN",
+    "Unknown",
 ]
 
 #: Side-state key: the balances table has a row for every promoter that joined
@@ -74,11 +75,11 @@ _decoder: Final = msgspec.msgpack.Decoder(BalanceRow)
 _postings_decoder: Final = msgspec.msgpack.Decoder(list[Posting])
 
 
-class _Unknown:
+class Unknown:
     """The table cannot answer: fold the log instead."""
 
 
-UNKNOWN: Final = _Unknown()
+UNKNOWN: Final = Unknown()
 
 
 def touched(decided: Iterable[tuple[object, Outcome]]) -> set[str]:
@@ -135,7 +136,7 @@ def promoter_accounts(store: LogStore, promoter_id: str) -> tuple[BookView, list
         return None
     position, head = store.head()
     found = lookup(store, promoter_id)
-    if isinstance(found, _Unknown):
+    if isinstance(found, Unknown):
         return None
     closed = state.get(CLOSED_THROUGH_KEY)
     closed_through = closed.decode("ascii") if closed else None
@@ -171,7 +172,7 @@ def rows_for(book: Book, promoter_ids: Iterable[str]) -> dict[str, bytes]:
     return rows
 
 
-def lookup(store: LogStore, promoter_id: str) -> dict[str, int] | None | _Unknown:
+def lookup(store: LogStore, promoter_id: str) -> dict[str, int] | None | Unknown:
     """One promoter's six balances from the table, None if it never joined, or
     :data:`UNKNOWN` when the table cannot say soundly."""
     if COMPLETE_KEY not in store.read_state([COMPLETE_KEY]):

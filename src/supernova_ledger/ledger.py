@@ -408,8 +408,8 @@ class Ledger:
         self._ensure_open()
         if self._loaded is None:
             found = balances.lookup(self._store, promoter_id)
-            if found is not balances.UNKNOWN:
-                return found  # type: ignore[return-value]
+            if not isinstance(found, balances.Unknown):
+                return found
         self._catch_up()
         promoter = self._book.promoters.get(promoter_id)
         return None if promoter is None else promoter.balances()
