@@ -114,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--promoters", type=_nonnegative, default=300)
     simulate.add_argument("--days", type=_nonnegative, default=30)
     simulate.add_argument("--out", metavar="FILE", default="-", help="output file (default - = stdout)")
+    simulate.add_argument("--format", choices=("jsonl", "jd-rows"), default="jsonl",
+                          help="jsonl (default) or jd-rows: JD Union row pages and events, --out DIR (docs/jd_union.md)")
+
+    from .adapters.jd_cli import add_ingest_jd
+
+    add_ingest_jd(command)
 
     demo = command("demo", "simulate a programme into the store and show it")
     demo.add_argument("--seed", type=int, default=7)
@@ -398,6 +404,15 @@ def _rejections(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from .simulate import generate, write_jsonl
 
+    if args.format == "jd-rows":
+        from .adapters.jd_cli import write_jd_feed
+
+        if args.out == "-":
+            raise _Usage("simulate: --format jd-rows needs --out DIR")
+        summary = write_jd_feed(args.seed, args.promoters, args.days, args.out)
+        sys.stdout.buffer.write(canonical_json(summary) + b"\n")
+        return EXIT_OK
+
     events = generate(args.seed, promoters=args.promoters, days=args.days)
     if args.out == "-":
         write_jsonl(events, sys.stdout)
@@ -407,6 +422,12 @@ def _simulate(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise _Usage(f"cannot write {args.out}: {exc.strerror}") from None
     return EXIT_OK
+
+
+def _ingest_jd(args: argparse.Namespace) -> int:
+    from .adapters.jd_cli import ingest_jd
+
+    return ingest_jd(args, _open)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -431,5 +452,6 @@ _COMMANDS: Final = {
     "statement": _statement,
     "rejections": _rejections,
     "simulate": _simulate,
+    "ingest-jd": _ingest_jd,
     "demo": _demo,
 }
