@@ -24,10 +24,16 @@ set with position 1; stores begun without it answer by replay). Its rows are
 used only if their sum equals the promoter's balances row (itself checked
 against the log head), and the latest closed month comes from side state
 (:data:`CLOSED_THROUGH_KEY`), kept with every batch that closes a period.
+
+When the ledger has a checkpoint key (``Ledger._key``), every row carries an
+HMAC-SHA256 under it (:func:`seal_row`), so rows cannot be forged without the
+key, like keyed checkpoints; rows without a valid HMAC are not used.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -70,6 +76,28 @@ class BalanceRow(msgspec.Struct, frozen=True, array_like=True):
     balances: tuple[int, int, int, int, int, int]  #: in ``BALANCE_FIELDS`` order
 
 
+_MAC_BYTES: Final = 32
+
+
+def seal_row(key: bytes | None, table: str, promoter_id: str, position: int, data: bytes) -> bytes:
+    """``data``, followed by its HMAC-SHA256 under ``key`` when the ledger has one (the
+    checkpoint key): then a row cannot be forged or moved without the key."""
+    if key is None:
+        return data
+    message = b"\0".join((table.encode(), promoter_id.encode("utf-8", "surrogatepass"), b"%d" % position, data))
+    return data + hmac.new(key, message, hashlib.sha256).digest()
+
+
+def unseal_row(key: bytes | None, table: str, promoter_id: str, position: int, value: bytes) -> bytes | None:
+    """The row's data, or None when its HMAC (required under a key) does not hold."""
+    if key is None:
+        return value
+    data = value[:-_MAC_BYTES]
+    if len(value) <= _MAC_BYTES or not hmac.compare_digest(seal_row(key, table, promoter_id, position, data), value):
+        return None
+    return data
+
+
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder(BalanceRow)
 _postings_decoder: Final = msgspec.msgpack.Decoder(list[Posting])
@@ -95,13 +123,18 @@ def touched(decided: Iterable[tuple[object, Outcome]]) -> set[str]:
     return ids
 
 
-def posting_rows(position: int, decided: Iterable[Outcome]) -> list[tuple[str, int, bytes]]:
+def posting_rows(
+    position: int, decided: Iterable[Outcome], key: bytes | None = None
+) -> list[tuple[str, int, bytes]]:
     """One row per promoter with the postings the batch starting at ``position`` made for it, in order."""
     grouped: dict[str, list[Posting]] = {}
     for outcome in decided:
         for posting in outcome.postings:
             grouped.setdefault(posting.promoter_id, []).append(posting)
-    return [(promoter_id, position, _encoder.encode(postings)) for promoter_id, postings in sorted(grouped.items())]
+    return [
+        (promoter_id, position, seal_row(key, "postings", promoter_id, position, _encoder.encode(postings)))
+        for promoter_id, postings in sorted(grouped.items())
+    ]
 
 
 class _PromoterView:
@@ -124,7 +157,9 @@ class BookView:
         self.closed_through = closed_through
 
 
-def promoter_accounts(store: LogStore, promoter_id: str) -> tuple[BookView, list[Posting]] | None:
+def promoter_accounts(
+    store: LogStore, promoter_id: str, key: bytes | None = None
+) -> tuple[BookView, list[Posting]] | None:
     """The log's head, the promoter's balances and every posting of it, from the tables
     (None when they cannot answer soundly: the caller replays the log).
 
@@ -135,7 +170,7 @@ def promoter_accounts(store: LogStore, promoter_id: str) -> tuple[BookView, list
     if COMPLETE_KEY not in state or POSTINGS_COMPLETE_KEY not in state:
         return None
     position, head = store.head()
-    found = lookup(store, promoter_id)
+    found = lookup(store, promoter_id, key)
     if isinstance(found, Unknown):
         return None
     closed = state.get(CLOSED_THROUGH_KEY)
@@ -144,7 +179,10 @@ def promoter_accounts(store: LogStore, promoter_id: str) -> tuple[BookView, list
         return BookView(position, head, {}, closed_through), []
     postings: list[Posting] = []
     try:
-        for _position, data in store.read_postings(promoter_id, until=position):
+        for row_position, value in store.read_postings(promoter_id, until=position):
+            data = unseal_row(key, "postings", promoter_id, row_position, value)
+            if data is None:
+                return None
             postings.extend(_postings_decoder.decode(data))
         if any(p.promoter_id != promoter_id or p.position > position for p in postings):
             return None
@@ -160,7 +198,7 @@ def as_book(view: BookView) -> Any:
     return view
 
 
-def rows_for(book: Book, promoter_ids: Iterable[str]) -> dict[str, bytes]:
+def rows_for(book: Book, promoter_ids: Iterable[str], key: bytes | None = None) -> dict[str, bytes]:
     """The table rows of those promoters that joined, as of ``book``'s position."""
     rows: dict[str, bytes] = {}
     promoters = book.promoters
@@ -168,20 +206,25 @@ def rows_for(book: Book, promoter_ids: Iterable[str]) -> dict[str, bytes]:
         promoter = promoters.get(promoter_id)
         if promoter is not None:
             balances = tuple(getattr(promoter, name) for name in BALANCE_FIELDS)
-            rows[promoter_id] = _encoder.encode(BalanceRow(book.position, book.head, balances))
+            data = _encoder.encode(BalanceRow(book.position, book.head, balances))
+            rows[promoter_id] = seal_row(key, "balances", promoter_id, 0, data)
     return rows
 
 
-def lookup(store: LogStore, promoter_id: str) -> dict[str, int] | None | Unknown:
+def lookup(store: LogStore, promoter_id: str, key: bytes | None = None) -> dict[str, int] | None | Unknown:
     """One promoter's six balances from the table, None if it never joined, or
-    :data:`UNKNOWN` when the table cannot say soundly."""
+    :data:`UNKNOWN` when the table cannot say soundly (under a key: also when the
+    row's HMAC does not hold)."""
     if COMPLETE_KEY not in store.read_state([COMPLETE_KEY]):
         return UNKNOWN
     found = store.read_balances([promoter_id])
     if promoter_id not in found:
         return None
+    data = unseal_row(key, "balances", promoter_id, 0, found[promoter_id])
+    if data is None:
+        return UNKNOWN
     try:
-        row = _decoder.decode(found[promoter_id])
+        row = _decoder.decode(data)
     except msgspec.DecodeError:
         return UNKNOWN
     if store.head_at(row.position) != row.head:

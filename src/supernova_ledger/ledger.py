@@ -149,6 +149,13 @@ class Ledger:
         self._book
         return self._checkpoint_problem
 
+    @property
+    def _table_key(self) -> bytes | None:
+        """The key that seals the per-promoter tables' rows: the checkpoint key, when
+        the ledger has one (``_key``), else None (plain rows, checked against the log)."""
+        key = getattr(self, "_key", None)
+        return key if isinstance(key, bytes) else None
+
     def _from_checkpoint(self) -> Book:
         """The state at the newest checkpoint that proves sound, else an empty book.
 
@@ -286,13 +293,13 @@ class Ledger:
             self._balances_complete = balances.COMPLETE_KEY in found
             self._postings_complete = balances.POSTINGS_COMPLETE_KEY in found
         if self._balances_complete:
-            rows = balances.rows_for(book, balances.touched(zip(decoded, outcomes)))
+            rows = balances.rows_for(book, balances.touched(zip(decoded, outcomes)), self._table_key)
         else:  # the first batch of this store's table: a row for every promoter, and the marker
-            rows = balances.rows_for(book, book.promoters)
+            rows = balances.rows_for(book, book.promoters, self._table_key)
             changes.update(balances.complete_marker(book.position))
         postings: list[tuple[str, int, bytes]] = []
         if self._postings_complete or first == 1:  # the postings table starts with the log or never
-            postings = balances.posting_rows(first, outcomes)
+            postings = balances.posting_rows(first, outcomes, self._table_key)
             if not self._postings_complete:
                 changes[balances.POSTINGS_COMPLETE_KEY] = b"1"
             if book.closed_through is not None and (first == 1 or _closes_a_period(decoded, outcomes)):
@@ -378,7 +385,7 @@ class Ledger:
         """The log head, one promoter's balances and postings from the store's tables,
         or None when they cannot answer soundly (see :mod:`.balances`)."""
         self._ensure_open()
-        return balances.promoter_accounts(self._store, promoter_id)
+        return balances.promoter_accounts(self._store, promoter_id, self._table_key)
 
     def _postings_until(
         self, until: int | None, keep: Callable[[Posting], bool] | None
@@ -407,7 +414,7 @@ class Ledger:
         instead of restoring and folding the whole state."""
         self._ensure_open()
         if self._loaded is None:
-            found = balances.lookup(self._store, promoter_id)
+            found = balances.lookup(self._store, promoter_id, self._table_key)
             if not isinstance(found, balances.Unknown):
                 return found
         self._catch_up()

@@ -191,3 +191,29 @@ def test_a_store_begun_without_the_postings_table_answers_by_replay(store_url: s
         assert reader.balance(promoter_id) == expected["balances"] and reader._loaded is None
         assert reader.explain(promoter_id) == expected
         assert reader._loaded is not None
+
+
+def test_under_a_key_rows_carry_an_hmac_and_a_forged_row_is_not_used(sqlite_url: str) -> None:
+    """With a checkpoint key (``Ledger._key``), a row rewritten without the key is refused."""
+    key = b"a checkpoint key"
+    with Ledger.open(sqlite_url) as writer:
+        writer._key = key  # type: ignore[attr-defined]  # as a keyed ledger has it
+        writer.append_batch(SIMULATED)
+        promoter_id = max(writer._book.promoters, key=lambda p: writer._book.promoters[p].level1_fen)
+        expected = writer.explain(promoter_id)
+    with Ledger.open(sqlite_url) as keyed:
+        keyed._key = key  # type: ignore[attr-defined]
+        assert keyed.balance(promoter_id) == expected["balances"] and keyed.explain(promoter_id) == expected
+        assert keyed._loaded is None  # sealed rows answered
+    with Ledger.open(sqlite_url) as unkeyed:
+        unkeyed.balance(promoter_id)
+        assert unkeyed._loaded is not None  # a sealed row does not decode without the key: folded
+    with sqlite3.connect(sqlite_url[len("sqlite:///") :]) as db:
+        (value,) = db.execute("SELECT value FROM promoter_balances WHERE promoter_id = ?", (promoter_id,)).fetchone()
+        row = decode_row(value[:-32])
+        forged = _encoder.encode(row.__class__(row.position, row.head, (10**9, 0, 0, 0, 0, 10**9)))
+        db.execute("UPDATE promoter_balances SET value = ? WHERE promoter_id = ?", (forged + value[-32:], promoter_id))
+    with Ledger.open(sqlite_url) as keyed:
+        keyed._key = key  # type: ignore[attr-defined]
+        assert keyed.balance(promoter_id) == expected["balances"]
+        assert keyed._loaded is not None  # the forged row's HMAC did not hold: folded
