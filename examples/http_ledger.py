@@ -17,6 +17,13 @@ Routes:
   to retry), ``422`` rejected with its ``code`` and ``message``.
 - ``GET /report`` — the SPEC §8 report; query ``period``, ``top``, ``until``.
   ``400`` for a bad query.
+- ``GET /balance?promoter=ID`` — the promoter's six balances (SPEC §6);
+  ``404`` for a promoter that has not joined.
+- ``GET /explain?promoter=ID`` — every posting of one promoter with its
+  balances (SPEC §8.2); query ``period`` (``YYYY-MM``), ``until``. ``404``
+  for a promoter that has not joined, ``400`` for a bad query.
+- ``GET /statement?period=YYYY-MM`` — the month's statement (SPEC §8.3);
+  query ``until``, ``promoter``. ``400`` for a bad query.
 - ``GET /health`` — ``{"events": N, "log_head": "…"}``.
 
 Copy :func:`make_app` into a backend: it is a plain WSGI application, so any
@@ -94,23 +101,61 @@ def make_app(ledger: Ledger) -> WSGIApp:
                 report = ledger.report(period=period, top=top, until=until)
         except UsageError as exc:
             return _error(start_response, 400, exc.message)
-        return _json(start_response, 200, report)
+        return _json(start_response, 200, report.to_dict())
+
+    def get_balance(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        promoter = query.get("promoter", [""])[0]
+        if not promoter:
+            return _error(start_response, 400, "promoter: required")
+        with lock:
+            balances = ledger.balance(promoter)
+        if balances is None:
+            return _error(start_response, 404, f"promoter: {promoter!r} has not joined")
+        return _json(start_response, 200, balances.to_dict())
+
+    def get_explain(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        promoter = query.get("promoter", [""])[0]
+        if not promoter:
+            return _error(start_response, 400, "promoter: required")
+        try:
+            until = _int_param(query, "until")
+            with lock:
+                explanation = ledger.explain(promoter, period=query.get("period", [None])[0], until=until)
+        except UsageError as exc:
+            return _error(start_response, 404 if exc.code == "unknown_promoter" else 400, exc.message)
+        return _json(start_response, 200, explanation.to_dict())
+
+    def get_statement(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        period = query.get("period", [""])[0]
+        try:
+            until = _int_param(query, "until")
+            with lock:
+                statement = ledger.statement(period, until=until, promoter=query.get("promoter", [None])[0])
+        except UsageError as exc:
+            return _error(start_response, 400, exc.message)
+        return _json(start_response, 200, statement.to_dict())
 
     def get_health(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         with lock:
-            report = ledger.report(top=0)
-        return _json(start_response, 200, {"events": report["events"], "log_head": report["log_head"]})
+            report = ledger.report(top=0)  # catches up with other writers first
+        return _json(start_response, 200, {"events": report.events, "log_head": report.log_head})
 
     routes: dict[str, dict[str, Callable[[dict[str, Any], StartResponse], list[bytes]]]] = {
         "/events": {"POST": post_event},
         "/report": {"GET": get_report},
+        "/balance": {"GET": get_balance},
+        "/explain": {"GET": get_explain},
+        "/statement": {"GET": get_statement},
         "/health": {"GET": get_health},
     }
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         methods = routes.get(environ.get("PATH_INFO", ""))
         if methods is None:
-            return _error(start_response, 404, "routes: POST /events, GET /report, GET /health")
+            return _error(start_response, 404, "routes: POST /events, GET /report, /balance, /explain, /statement, /health")
         handler = methods.get(environ["REQUEST_METHOD"])
         if handler is None:
             return _error(start_response, 405, f"use {', '.join(methods)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,10 +44,42 @@ def test_demo_end_to_end_then_verify(tmp_path: Path) -> None:
     assert f"  digest    {report['digest']}" in out
     assert f"supernova-ledger verify --store {store}" in out
     assert "progress" not in err and "\r" not in err  # not a terminal: no bar
+    # the compliance section comes from the rejection journal; the headline is explained
+    assert "Most refused groups (top 5)" in out and "Most refused promoters and owners (top 5)" in out
+    with Ledger.open(store) as ledger:
+        orders = sum(1 for line in ledger.export() if b'"type":"OrderPlaced"' in line)
+    assert f"  {orders:,} orders were placed in all." in out
+    group_orders = sum(g.orders for g in report.groups.values())
+    assert f"  {group_orders:,} of them were placed in a WeChat group" in out
 
     verified = subprocess.run([*CLI, "verify", "--store", store], capture_output=True, text=True)
     assert verified.returncode == 0, verified.stderr
     assert report["log_head"] in verified.stdout
+
+
+def test_demo_next_steps_are_commands_that_work(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'demo.db'}"
+    code, out, err = demo(store)
+    assert code == 0, err
+    steps = out[out.index("Next steps"):].splitlines()
+    commands = [line.strip() for line in steps if line.startswith("    supernova-ledger ")]
+    verbs = [command.split()[1] for command in commands]
+    assert verbs == ["report", "explain", "statement", "verify", "ingest", "rejections"]
+    with Ledger.open(store) as ledger:
+        top = ledger.report().ranking[0].promoter_id
+        month = ledger.daily()[-1].day[:7]
+    assert f"supernova-ledger explain {top} --store {store} --format table" in commands
+    assert f"supernova-ledger statement --period {month} --store {store} --format table" in commands
+    events = tmp_path / "events.jsonl"
+    events.write_bytes((Path(__file__).parent / "golden" / "spec_example_v2.jsonl").read_bytes())
+    for command in commands:
+        args = command.split()[1:]
+        if args[0] == "rejections":
+            args = args[: args.index(">")]
+        done = subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode in ((0, 3) if args[0] == "ingest" else (0,)), (command, done.stderr)
+        assert done.stdout or args[0] == "report"
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
 def test_demo_twice_appends_nothing(tmp_path: Path) -> None:
@@ -87,8 +120,8 @@ def test_demo_shows_progress_on_request(tmp_path: Path) -> None:
     err = io.StringIO()
     run_demo("memory:", seed=1, promoters=30, days=6, out=io.StringIO(), err=err, progress=True)
     drawn = err.getvalue()
-    assert "\rsimulating [" in drawn
-    assert "100% 6/6 days" in drawn
+    assert "simulating" in plain(drawn)
+    assert "100% 6/6 days" in plain(drawn)
 
 
 def test_demo_from_the_command_line(tmp_path: Path) -> None:
@@ -130,6 +163,11 @@ class FakeTTY(io.StringIO):
         return True
 
 
+def plain(drawn: str) -> str:
+    """What a terminal shows: colour and cursor codes removed."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)
+
+
 def test_progress_is_silent_when_not_a_terminal() -> None:
     stream = io.StringIO()
     with Progress(10, "work", stream) as bar:
@@ -137,36 +175,38 @@ def test_progress_is_silent_when_not_a_terminal() -> None:
     assert stream.getvalue() == ""
 
 
-def test_progress_draws_on_a_terminal_and_ends_the_line() -> None:
+def test_progress_draws_on_a_terminal_with_eta_and_ends_the_line() -> None:
     stream, clock = FakeTTY(), FakeClock()
-    with Progress(200, "ingest", stream, clock=clock) as bar:
+    with Progress(200, "ingest", stream, unit="lines", clock=clock) as bar:
         clock.now += 2
         bar.advance(50)
-    drawn = stream.getvalue()
-    assert drawn.startswith("\ringest [#######.....................]  25% 50/200 25/s 2.0s")
-    assert drawn.endswith("\n")
+        clock.now += 2
+        bar.advance(50)
+    drawn = plain(stream.getvalue())
+    assert "ingest" in drawn and " 25%  50/200 lines" in drawn and " 50% 100/200 lines" in drawn
+    assert "0:00:04 0:00:04" in drawn  # elapsed, then the time left at 25 lines/s
+    assert stream.getvalue().endswith("\n\x1b[?25h")  # the line ends, the cursor comes back
 
 
 def test_progress_redraws_at_most_ten_times_a_second() -> None:
     stream, clock = FakeTTY(), FakeClock()
-    bar = Progress(None, "rows", stream, clock=clock)
+    bar = Progress(None, "rows", stream, unit="events", clock=clock)
     for _ in range(1000):
         bar.advance(1)
         clock.now += 0.001  # one second in all
     bar.close()
     bar.close()  # idempotent
-    assert 9 <= stream.getvalue().count("\r") <= 12
-    assert stream.getvalue().endswith("1,000 1,000/s 1.0s\n")
+    assert 9 <= stream.getvalue().count("\r") <= 13
+    assert plain(stream.getvalue()).rstrip().endswith("rows 1,000 events  0:00:01")
 
 
-def test_progress_without_total_and_with_note() -> None:
-    bar = Progress(None, "sim", io.StringIO(), unit="days", clock=FakeClock())
-    bar.advance(3)
-    bar.note = "1,234 events"
-    assert bar.render(101.5) == "sim 3 days 1,234 events 1.5s"
-    sized = Progress(4, "sim", io.StringIO(), unit="days", clock=FakeClock())
-    sized.advance(5)  # overshoot is capped
-    assert sized.render(100.0).startswith("sim [############################] 100% 5/4 days")
+def test_progress_note_and_escaped_markup() -> None:
+    stream = FakeTTY()
+    with Progress(None, "sim [bold]x[/bold]", stream, unit="days", clock=FakeClock()) as bar:
+        bar.note = "1,234 events"
+        bar.advance(3)
+    drawn = plain(stream.getvalue())
+    assert "sim [bold]x[/bold] 3 days 1,234 events" in drawn  # a label is text, never markup
 
 
 @pytest.mark.parametrize("enabled", [True, False])

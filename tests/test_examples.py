@@ -77,6 +77,29 @@ def test_post_the_spec_example_then_get_the_report(app: Any) -> None:
     assert (status, health) == (200, {"events": 12, "log_head": SPEC_LOG_HEAD})
 
 
+def test_balance_explain_and_statement_routes(app: Any) -> None:
+    for line in EXAMPLE.read_bytes().splitlines():
+        call(app, "POST", "/events", line)
+    status, balances = call(app, "GET", "/balance", query="promoter=B")
+    assert (status, balances) == (200, {"pending_fen": 0, "available_fen": -404, "in_payout_fen": 0,
+                                        "paid_out_fen": 1500, "level1_fen": 1096, "level2_fen": 0})
+    assert call(app, "GET", "/balance", query="promoter=Z")[0] == 404
+    assert call(app, "GET", "/balance")[0] == 400
+    status, explanation = call(app, "GET", "/explain", query="promoter=B")
+    assert status == 200 and explanation["format"] == "supernova-ledger/explain@1"
+    assert explanation["balances"] == balances
+    assert sum(p["amount_fen"] for p in explanation["postings"] if p["kind"] == "earn") == 1596
+    assert call(app, "GET", "/explain", query="promoter=Z")[0] == 404
+    assert call(app, "GET", "/explain", query="promoter=B&period=2026-13")[0] == 400
+    status, statement = call(app, "GET", "/statement", query="period=2026-11")
+    assert status == 200 and statement["format"] == "supernova-ledger/statement@1"
+    assert statement["totals"]["closing"]["available_fen"] == -404 + 198
+    status, only_b = call(app, "GET", "/statement", query="period=2026-11&promoter=B&until=12")
+    assert (status, list(only_b["promoters"]), only_b["events"]) == (200, ["B"], 12)
+    assert call(app, "GET", "/statement")[0] == 400
+    assert call(app, "GET", "/statement", query="period=2026-11&until=x")[0] == 400
+
+
 def test_redelivery_is_a_duplicate_with_the_original_position(app: Any) -> None:
     line = EXAMPLE.read_bytes().splitlines()[1]
     assert call(app, "POST", "/events", line) == (201, {"status": "accepted", "id": "e1", "position": 1,
@@ -233,6 +256,13 @@ def test_audit_script_unreadable_file(tmp_path: Path) -> None:
 
 def python_blocks(doc: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_reports_doc_code_runs() -> None:
+    blocks = python_blocks(ROOT / "docs" / "reports.md")
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/reports.md", "exec"), {"__name__": "docs_reports"})
 
 
 def test_embedding_doc_code_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

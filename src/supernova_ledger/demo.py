@@ -23,6 +23,8 @@ import time
 from collections import Counter
 from typing import Any, TextIO
 
+import msgspec
+
 from .errors import SupernovaError
 from .ledger import Ledger
 from .progress import Progress
@@ -68,16 +70,17 @@ def run_demo(
             if ledger.position > 0:
                 report = ledger.report()
                 out.write(_already_there(store_url, ledger.position))
-                out.write(render_demo(report, None, store_url))
+                out.write(render_demo(report, None, store_url, **_shown(ledger)))
                 return 0
             counts = _simulate_into(ledger, sim, days, err, progress)
             report = ledger.report()
+            shown = _shown(ledger)
     except SupernovaError as exc:
         print(f"supernova-ledger demo: {' '.join(exc.message.split())}", file=err)
         return 2
-    rejected = {code: n for code, n in sorted(counts.items()) if code not in ("accepted", "duplicate")}
+    rejected = {code: n for code, n in sorted(counts.items()) if code not in ("accepted", "duplicate", "orders")}
     out.write(_header(sim, counts, rejected))
-    out.write(render_demo(report, rejected, store_url))
+    out.write(render_demo(report, rejected, store_url, all_orders=counts["orders"], **shown))
     elapsed = time.monotonic() - started
     print(f"demo: {sim.events_generated:,} events in {elapsed:.1f}s", file=err)
     problems = _surprises(sim, counts, rejected, ledger_balances=report["promoters"])
@@ -112,8 +115,19 @@ def _simulate_into(
 
 
 def _append(ledger: Ledger, batch: list[dict[str, Any]], counts: Counter[str]) -> None:
-    for outcome in ledger.append_batch(batch):
+    for event, outcome in zip(batch, ledger.append_batch(batch), strict=True):
         counts[outcome.code if outcome.status == "rejected" and outcome.code else outcome.status] += 1
+        if outcome.status == "accepted" and event.get("type") == "OrderPlaced":
+            counts["orders"] += 1
+
+
+def _shown(ledger: Ledger) -> dict[str, Any]:
+    """What the demo shows beside the report: the rejection journal and the latest month with orders."""
+    days = ledger.daily()
+    return {
+        "journal": [msgspec.to_builtins(entry) for entry in ledger.rejections()],
+        "month": days[-1].day[:7] if days else None,
+    }
 
 
 def _header(sim: Simulation, counts: Counter[str], rejected: dict[str, int]) -> str:

@@ -7,6 +7,7 @@ exceptions. Exceptions are for the things a caller must handle::
     ├── UsageError                      bad argument: store URL, period, top, until
     ├── StoreError                      the store cannot be used
     │   ├── StoreUnavailable            unreachable server, unwritable path
+    │   │   └── NoLedger                    a read found no ledger at the URL (nothing created)
     │   └── ConcurrencyConflict         another writer stored those positions first
     ├── CorruptLog                      stored log fails decoding or replay
     └── InvariantViolation              a money invariant broke (a bug; never ignored)
@@ -20,6 +21,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "ConcurrencyConflict",
+    "NoLedger",
     "CorruptLog",
     "InvariantViolation",
     "invariant",
@@ -48,6 +50,10 @@ class StoreError(SupernovaError):
 
 class StoreUnavailable(StoreError):
     code = "store_unavailable"
+
+
+class NoLedger(StoreUnavailable):
+    code = "no_ledger"
 
 
 class ConcurrencyConflict(StoreError):

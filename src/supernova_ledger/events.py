@@ -12,9 +12,11 @@ a name is never reused.
 
 from __future__ import annotations
 
+import decimal
 import json
+import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Final, Literal, TypeAlias, Union
 
 import msgspec
@@ -56,10 +58,13 @@ __all__ = [
     "readable_id",
     "readable_fields",
     "MAX_LINE_BYTES",
+    "MAX_DEPTH",
 ]
 
 #: A longer line cannot be a valid event (200 lines of 128-char strings fit well below).
 MAX_LINE_BYTES: Final = 1 << 20
+#: How deep an event handed to the API may nest (a valid one nests 4 levels).
+MAX_DEPTH: Final = 64
 
 Id = Annotated[str, Meta(min_length=1, max_length=128)]
 Reason = Annotated[str, Meta(max_length=500)]
@@ -358,7 +363,7 @@ def readable_id(data: bytes | str) -> str | None:
         return None
     if isinstance(obj, dict):
         value = obj.get("id")
-        if isinstance(value, str):
+        if isinstance(value, str) and _is_text(value):
             return value
     return None
 
@@ -473,6 +478,8 @@ def _refuse_repeated_names(data: bytes) -> None:
         json.loads(data, object_pairs_hook=pairs)
     except DecodeFailure as failure:
         raise DecodeFailure(failure.code, failure.message, readable_id(data)) from None
+    except RecursionError:
+        raise DecodeFailure("invalid_event", f"event: nested deeper than {MAX_DEPTH} levels", None) from None
 
 
 def _describe(exc: Exception) -> str:
@@ -485,20 +492,52 @@ def _describe(exc: Exception) -> str:
     return text
 
 
+#: Values an application may hand in that msgspec would silently turn into
+#: JSON (bytes as base64, dates as text, sets in hash order): refused instead.
+_NOT_JSON: Final = (bytes, bytearray, memoryview, datetime, date, time, timedelta, uuid.UUID, decimal.Decimal,
+                    set, frozenset)
+
+
+def _json_value(value: Any, where: str, depth: int = 0) -> None:
+    """Raise ValueError unless ``value`` is made of JSON types only, at most :data:`MAX_DEPTH` deep."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{where}: nested deeper than {MAX_DEPTH} levels (or refers to itself)")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: object key {key!r} is not a string")
+            _json_value(item, f"{where}.{key}", depth + 1)
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            _json_value(item, f"{where}[{index}]", depth + 1)
+        return
+    raise ValueError(f"{where}: {type(value).__name__} is not a JSON type")
+
+
 def coerce_event(event: Event | Mapping[str, Any] | bytes | str) -> Event:
     """Turn what an embedding application hands us into a validated, canonical event.
 
     A Struct built in Python is not validated by its constructor, so it is
-    round-tripped through the strict decoder like any JSON line."""
+    round-tripped through the strict decoder like any JSON line. Its values
+    must already be JSON types (str, int, float, bool, None, list, dict with
+    string keys; a tuple or Struct counts as a list or object): bytes, UUID,
+    date and the like are ``invalid_event``, never converted silently."""
     if isinstance(event, (bytes, str)):
         return decode_event(event)
     try:
-        data = _encoder.encode(event)
-    except (TypeError, ValueError, OverflowError) as exc:
+        builtins = msgspec.to_builtins(event, builtin_types=_NOT_JSON)
+        _json_value(builtins, "event")
+        data = _encoder.encode(builtins)
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         event_id = event.get("id") if isinstance(event, Mapping) else getattr(event, "id", None)
+        if isinstance(exc, RecursionError):
+            exc = ValueError(f"event: nested deeper than {MAX_DEPTH} levels (or refers to itself)")
         raise DecodeFailure(
-            "invalid_event", f"event: not JSON-encodable ({exc})",
-            event_id if isinstance(event_id, str) else None,
+            "invalid_event", f"event: not JSON ({exc})",
+            event_id if isinstance(event_id, str) and _is_text(event_id) else None,
         ) from None
     return decode_event(data)
 

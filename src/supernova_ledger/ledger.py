@@ -16,22 +16,23 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from . import balances
 from ._gc import paused_gc, release_frozen
-from .audit import Verification, export_lines, verify
+from .audit import ExpectedHead, Verification, export_lines, parse_expected_head, verify
 from .domain.accounts import build_explain, build_statement
-from .domain.book import GENESIS_HEAD, Book, Outcome
+from .domain.book import GENESIS_HEAD, Book, Outcome, chain
 from .domain.postings import Posting
-from .domain.report import build_report, with_digest
+from .domain.report import build_report, daily_gmv, with_digest
 from .domain.snapshot import CheckpointError, restore, seal, snapshot, unseal
 from .errors import ConcurrencyConflict, CorruptLog, UsageError
 from .events import DecodeFailure, Event, coerce_event, decode_stored, readable_fields
+from .results import Balances, DayFigures, Explanation, Report, Statement
 from .store import LogRecord, LogStore, open_store
 from .store.base import MAX_JOURNAL_MESSAGE_CHARS, JournalEntry, StateChanges
 
-__all__ = ["Ledger", "DEFAULT_STORE_URL", "MAX_BATCH", "resolve_store_url"]
+__all__ = ["Ledger", "DEFAULT_STORE_URL", "MAX_BATCH", "resolve_store_url", "checkpoint_key_from_env"]
 
 DEFAULT_STORE_URL: Final = "sqlite:///supernova.db"
 #: The most events one ``append_batch`` call may carry.
@@ -50,6 +51,34 @@ def resolve_store_url(url: str | None) -> str:
     return url or os.environ.get("SUPERNOVA_STORE") or DEFAULT_STORE_URL
 
 
+#: The checkpoint key (HMAC-SHA256), as text, or the file that holds it (see docs/storage.md).
+CHECKPOINT_KEY_ENV: Final = "SUPERNOVA_CHECKPOINT_KEY"
+CHECKPOINT_KEY_FILE_ENV: Final = "SUPERNOVA_CHECKPOINT_KEY_FILE"
+_MAX_KEY_BYTES: Final = 4096
+
+
+def checkpoint_key_from_env() -> bytes | None:
+    """The checkpoint key from ``$SUPERNOVA_CHECKPOINT_KEY`` or the file ``$SUPERNOVA_CHECKPOINT_KEY_FILE``.
+
+    None when neither is set: checkpoints then carry a plain checksum."""
+    text = os.environ.get(CHECKPOINT_KEY_ENV)
+    path = os.environ.get(CHECKPOINT_KEY_FILE_ENV)
+    if text and path:
+        raise UsageError(f"checkpoint key: set {CHECKPOINT_KEY_ENV} or {CHECKPOINT_KEY_FILE_ENV}, not both")
+    if text:
+        return text.encode("utf-8", errors="surrogateescape")
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as file:
+            key = file.read(_MAX_KEY_BYTES + 1).rstrip(b"\r\n")
+    except OSError as exc:
+        raise UsageError(f"checkpoint key: cannot read {CHECKPOINT_KEY_FILE_ENV} file: {exc.strerror}") from None
+    if not key or len(key) > _MAX_KEY_BYTES:
+        raise UsageError(f"checkpoint key: the {CHECKPOINT_KEY_FILE_ENV} file must hold 1–{_MAX_KEY_BYTES} bytes")
+    return key
+
+
 PostingSink = Callable[[Sequence[Posting]], None]
 
 
@@ -64,9 +93,16 @@ def _fold(
 
 
 def _fold_records(book: Book, records: Iterator[LogRecord], sink: PostingSink | None) -> None:
+    """Fold stored records, checking each against the stored chain (~0.5 µs an event):
+    an event altered in the store is refused here, never folded into a balance."""
     for record in records:
         if record.position != book.position + 1:
             raise CorruptLog(f"position {book.position + 1}: missing from the store (found {record.position})")
+        if chain(book.head, record.event) != record.head:
+            raise CorruptLog(
+                f"position {record.position}: stored event does not match the stored log head "
+                "(altered, removed or reordered); run verify"
+            )
         try:
             event = decode_stored(record.event)
         except DecodeFailure as exc:
@@ -110,8 +146,12 @@ class Ledger:
     'accepted'
     """
 
-    def __init__(self, store: LogStore, *, use_checkpoint: bool = True) -> None:
+    def __init__(
+        self, store: LogStore, *, use_checkpoint: bool = True, checkpoint_key: bytes | None | Literal["env"] = "env"
+    ) -> None:
         self._store = store
+        #: HMAC key of checkpoints ("env": from the environment, see :func:`checkpoint_key_from_env`).
+        self._key = checkpoint_key_from_env() if checkpoint_key == "env" else checkpoint_key
         self._closed = False
         self._use_checkpoint = use_checkpoint
         self._checkpoint_problem: str | None = None
@@ -152,9 +192,8 @@ class Ledger:
     @property
     def _table_key(self) -> bytes | None:
         """The key that seals the per-promoter tables' rows: the checkpoint key, when
-        the ledger has one (``_key``), else None (plain rows, checked against the log)."""
-        key = getattr(self, "_key", None)
-        return key if isinstance(key, bytes) else None
+        the ledger has one, else None (plain rows, checked against the log)."""
+        return self._key
 
     def _from_checkpoint(self) -> Book:
         """The state at the newest checkpoint that proves sound, else an empty book.
@@ -168,7 +207,7 @@ class Ledger:
         position, blob = found
         try:
             with paused_gc(freeze=True):
-                book = restore(unseal(blob))
+                book = restore(unseal(blob, self._key))
         except CheckpointError as exc:
             self._checkpoint_problem = str(exc)
             release_frozen()
@@ -185,7 +224,7 @@ class Ledger:
         self._ensure_open()
         self._catch_up()
         with paused_gc():
-            blob = seal(snapshot(self._book))
+            blob = seal(snapshot(self._book), self._key)
         self._store.save_checkpoint(self._book.position, blob)
         self._checkpoint_position = self._book.position
         return self._book.position
@@ -195,11 +234,18 @@ class Ledger:
         return self._book.position - self._checkpoint_position
 
     @classmethod
-    def open(cls, url: str | None = None) -> "Ledger":
-        """Open the ledger stored at ``url`` (see :func:`resolve_store_url`)."""
-        store = open_store(resolve_store_url(url))
+    def open(
+        cls, url: str | None = None, *, create: bool = True, checkpoint_key: bytes | None | Literal["env"] = "env"
+    ) -> "Ledger":
+        """Open the ledger stored at ``url`` (see :func:`resolve_store_url`).
+
+        ``create=False``: a store that holds no ledger yet is :class:`NoLedger`
+        (and is not created): what read-only tools should pass.
+        ``checkpoint_key``: the HMAC key of checkpoints; ``"env"`` reads it from
+        ``$SUPERNOVA_CHECKPOINT_KEY`` / ``$SUPERNOVA_CHECKPOINT_KEY_FILE``; None: plain seals."""
+        store = open_store(resolve_store_url(url), create=create)
         try:
-            return cls(store)
+            return cls(store, checkpoint_key=checkpoint_key)
         except BaseException:
             store.close()
             raise
@@ -329,8 +375,18 @@ class Ledger:
 
     # -- reading ----------------------------------------------------------------
 
-    def report(self, period: str | None = None, top: int | None = None, until: int | None = None) -> dict[str, Any]:
-        """The SPEC §8 report, with ``digest``; ``until`` = state after the first N events."""
+    def report(self, period: str | None = None, top: int | None = None, until: int | None = None) -> Report:
+        """The SPEC §8 report, with ``digest``; ``until`` = state after the first N events.
+
+        A typed :class:`~supernova_ledger.results.Report`; ``to_json()`` is the
+        SPEC JSON, and ``report["digest"]``-style access still works."""
+        return Report.from_dict(with_digest(build_report(self._book_until(until), period, top)))
+
+    def daily(self, until: int | None = None) -> list[DayFigures]:
+        """Per local day, the orders placed in groups: what ``report(period=DAY)`` sums over its groups."""
+        return [DayFigures.from_dict(day) for day in daily_gmv(self._book_until(until))]
+
+    def _book_until(self, until: int | None) -> Book:
         self._ensure_open()
         self._catch_up()
         if until is not None and until < 0:
@@ -339,7 +395,7 @@ class Ledger:
         if until is not None and until < book.position:
             book = Book()
             _fold(book, self._store.read(1, until))
-        return with_digest(build_report(book, period, top))
+        return book
 
     def rejections(
         self, code: str | None = None, promoter: str | None = None, group: str | None = None
@@ -354,7 +410,7 @@ class Ledger:
         self._ensure_open()
         return self._store.read_state(keys)
 
-    def explain(self, promoter_id: str, period: str | None = None, until: int | None = None) -> dict[str, Any]:
+    def explain(self, promoter_id: str, period: str | None = None, until: int | None = None) -> Explanation:
         """SPEC §8.2: every posting of one promoter (booked in ``period``, if given), with its balances.
 
         Raises :class:`UsageError` (code ``unknown_promoter``) when the promoter
@@ -363,11 +419,13 @@ class Ledger:
             found = self._accounts_from_tables(promoter_id)
             if found is not None:
                 view, postings = found
-                return with_digest(build_explain(balances.as_book(view), promoter_id, postings, period))
+                return Explanation.from_dict(
+                    with_digest(build_explain(balances.as_book(view), promoter_id, postings, period))
+                )
         book, postings = self._postings_until(until, lambda p: p.promoter_id == promoter_id)
-        return with_digest(build_explain(book, promoter_id, postings, period))
+        return Explanation.from_dict(with_digest(build_explain(book, promoter_id, postings, period)))
 
-    def statement(self, period: str, until: int | None = None, promoter: str | None = None) -> dict[str, Any]:
+    def statement(self, period: str, until: int | None = None, promoter: str | None = None) -> Statement:
         """SPEC §8.3: opening balances, movements and closing balances of ``period`` (``YYYY-MM``).
 
         ``promoter`` keeps one promoter (in ``promoters`` and ``totals``)."""
@@ -375,11 +433,21 @@ class Ledger:
             found = self._accounts_from_tables(promoter)
             if found is not None:
                 view, postings = found
-                return with_digest(build_statement(balances.as_book(view), postings, period, promoter))
+                return Statement.from_dict(
+                    with_digest(build_statement(balances.as_book(view), postings, period, promoter))
+                )
         book, postings = self._postings_until(
             until, None if promoter is None else (lambda p: p.promoter_id == promoter)
         )
-        return with_digest(build_statement(book, postings, period, promoter))
+        return Statement.from_dict(with_digest(build_statement(book, postings, period, promoter)))
+
+    def latest_statement(self, until: int | None = None) -> Statement | None:
+        """The statement of the latest month with a posting booked in it (None: no posting yet)."""
+        book, postings = self._postings_until(until, None)
+        if not postings:
+            return None
+        period = max(posting.book for posting in postings)
+        return Statement.from_dict(with_digest(build_statement(book, postings, period)))
 
     def _accounts_from_tables(self, promoter_id: str) -> tuple[balances.BookView, list[Posting]] | None:
         """The log head, one promoter's balances and postings from the store's tables,
@@ -406,8 +474,8 @@ class Ledger:
         _fold(book, self._store.read(1, stop), sink)
         return book, kept
 
-    def balance(self, promoter_id: str) -> dict[str, int] | None:
-        """One promoter's six balances, or None if it never joined.
+    def balance(self, promoter_id: str) -> Balances | None:
+        """One promoter's six balances (typed; ``balance["available_fen"]`` works too), or None if it never joined.
 
         Before the state is restored (just after opening), the store's balances
         table answers if it can (see :mod:`.balances`): a few indexed reads
@@ -416,20 +484,24 @@ class Ledger:
         if self._loaded is None:
             found = balances.lookup(self._store, promoter_id, self._table_key)
             if not isinstance(found, balances.Unknown):
-                return found
+                return None if found is None else Balances(**found)
         self._catch_up()
         promoter = self._book.promoters.get(promoter_id)
-        return None if promoter is None else promoter.balances()
+        return None if promoter is None else Balances(**promoter.balances())
 
     def export(self) -> Iterator[bytes]:
         """The log as canonical JSON Lines (each item without newline)."""
         self._ensure_open()
         return export_lines(self._store)
 
-    def verify(self) -> Verification:
-        """Replay the store from position 1 and check the hash chain (SPEC §9 verify)."""
+    def verify(self, expect: Sequence[ExpectedHead | str] = ()) -> Verification:
+        """Replay the store from position 1 and check the hash chain and stored checkpoints (SPEC §9 verify).
+
+        ``expect``: heads published earlier (``"HEAD"`` or ``"HEAD@POSITION"``);
+        the log must still hold each, else verification fails (truncated or rewritten)."""
         self._ensure_open()
-        return verify(self._store)
+        wanted = [item if isinstance(item, ExpectedHead) else parse_expected_head(item) for item in expect]
+        return verify(self._store, expect=wanted, key=self._key)
 
     # -- internals --------------------------------------------------------------
 

@@ -1,16 +1,19 @@
-"""A tiny progress bar for long work: drawn on a terminal, silent when piped.
+"""A progress bar for long work, drawn by ``rich`` on a terminal, silent when piped.
 
 ::
 
-    with Progress(total=len(events), label="ingest") as bar:
+    with Progress(total=size, label="ingest", unit="bytes") as bar:
         for batch in batches:
             ...
             bar.advance(len(batch))
 
-It writes only to ``stream`` (stderr by default) and only when that stream is
-a TTY, at most a few redraws a second, so it never pollutes output that is
-redirected to a file or read by a program. The clock is ``time.monotonic``:
-it times the display, never anything recorded.
+A thin adapter over :class:`rich.progress.Progress`: it writes only to
+``stream`` (stderr by default) and only when that stream is a TTY (or
+``enabled=True``), refreshing at most ten times a second, so it never pollutes
+output that is redirected to a file or read by a program. With a ``total`` it
+shows a bar, the percentage, done/total, the elapsed time and an estimate of
+the time left; without one a running count. The clock (``time.monotonic``)
+times the display, never anything recorded.
 """
 
 from __future__ import annotations
@@ -20,17 +23,29 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-__all__ = ["Progress"]
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgress
 
-_BAR_CELLS = 28
-_REDRAW_S = 0.1
+__all__ = ["Progress", "is_terminal"]
+
+_REFRESH_S = 0.1
 
 
-def _is_tty(stream: TextIO) -> bool:
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (False for a closed, detached or fake stream)."""
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty()) if isatty is not None else False
-    except (ValueError, OSError):  # a closed or detached stream
+    except (ValueError, OSError):
         return False
 
 
@@ -38,7 +53,8 @@ class Progress:
     """``advance(n)`` as work is done; ``close()`` (or leave the ``with``) when finished.
 
     ``total=None`` shows a running count without a bar. ``enabled`` forces
-    drawing on or off (default: on when ``stream`` is a TTY).
+    drawing on or off (default: on when ``stream`` is a TTY). ``note`` is extra
+    text after the count (e.g. ``"12,000 events"``).
     """
 
     def __init__(
@@ -54,64 +70,62 @@ class Progress:
         self.total = total
         self.label = label
         self.unit = unit
-        self.note = ""  #: extra text after the count, e.g. "12,000 events"
+        self.note = ""
         self.done = 0
         self._stream = stream if stream is not None else sys.stderr
-        self._enabled = _is_tty(self._stream) if enabled is None else enabled
+        self._enabled = is_terminal(self._stream) if enabled is None else enabled
         self._clock = clock
-        self._started = clock()
-        self._last_draw = float("-inf")
-        self._width = 0
+        self._last_refresh = float("-inf")
         self._closed = False
+        self._rich: RichProgress | None = None
+        if self._enabled:
+            console = Console(file=self._stream, force_terminal=True, highlight=False, markup=False, emoji=False)
+            columns: list[ProgressColumn | str] = [TextColumn("{task.description}", markup=False)]
+            if total:
+                columns += [BarColumn(bar_width=28), TaskProgressColumn()]
+            columns += [MofNCompleteColumn() if total else TextColumn("{task.completed:,}"),
+                        TextColumn(unit, markup=False), TextColumn("{task.fields[note]}", markup=False),
+                        TimeElapsedColumn()]
+            if total:
+                columns.append(TimeRemainingColumn())
+            self._rich = RichProgress(*columns, console=console, auto_refresh=False, get_time=clock,
+                                      transient=False, redirect_stdout=False, redirect_stderr=False)
+            self._task = self._rich.add_task(label, total=total, note="")
+        self._started = False  # drawing starts at the first advance: a caller can arrange to close first
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
 
     def advance(self, n: int = 1) -> None:
         """Count ``n`` more units done (``n`` may be 0 to refresh the note)."""
         self.done += n
-        if not self._enabled:
+        if self._rich is None or self._closed:
             return
+        if not self._started:
+            self._started = True
+            self._rich.start()
+        self._rich.update(self._task, completed=self.done, note=self.note)
         now = self._clock()
-        if now - self._last_draw >= _REDRAW_S:
-            self._last_draw = now
-            self._draw(now)
+        if now - self._last_refresh >= _REFRESH_S:
+            self._last_refresh = now
+            self._rich.refresh()
 
     def close(self) -> None:
         """Draw the final state and end the line. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        if self._enabled:
-            self._draw(self._clock())
-            self._stream.write("\n")
-            self._stream.flush()
+        if self._rich is not None:
+            if not self._started:
+                self._started = True
+                self._rich.start()
+            self._rich.update(self._task, completed=self.done, note=self.note)
+            self._rich.refresh()
+            self._rich.stop()
 
     def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def render(self, now: float) -> str:
-        """The status line as it would be drawn at ``now``."""
-        elapsed = max(now - self._started, 0.0)
-        unit = f" {self.unit}" if self.unit else ""
-        parts = [self.label]
-        if self.total:
-            filled = min(_BAR_CELLS, self.done * _BAR_CELLS // self.total)
-            parts.append("[" + "#" * filled + "." * (_BAR_CELLS - filled) + "]")
-            parts.append(f"{min(100, self.done * 100 // self.total):3d}%")
-            parts.append(f"{self.done:,}/{self.total:,}{unit}")
-        else:
-            parts.append(f"{self.done:,}{unit}")
-        if self.note:
-            parts.append(self.note)
-        elif elapsed > 0:
-            parts.append(f"{self.done / elapsed:,.0f}{unit}/s")
-        parts.append(f"{elapsed:.1f}s")
-        return " ".join(parts)
-
-    def _draw(self, now: float) -> None:
-        text = self.render(now)
-        pad = " " * max(0, self._width - len(text))
-        self._width = len(text)
-        self._stream.write("\r" + text + pad)
-        self._stream.flush()

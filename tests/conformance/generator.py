@@ -9,12 +9,18 @@ outcome of every line is decided later, independently, by the oracle and by
 the real library.  About half of the lines are accepted; the rest exercise
 every rejection code of SPEC.md, re-deliveries, conflicting ids and malformed
 input.  Ids come from small pools so that collisions happen.
+
+Version 2 (v2=True): months are closed (PeriodClosed soon after a
+month ends, and at bad times: already closed, not yet ended, malformed periods),
+corrections arrive back-dated into closed months (refunds, late orders,
+settlements, payouts), and the time zone changes around month ends.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import random
+import zoneinfo
 
 try:
     from . import reference as R
@@ -30,6 +36,8 @@ CATEGORIES = ["daily", "appliance", "fresh", "母婴", "数码"]
 SKUS = ["s1", "s2", "s3", "s4", "s5", "s6", "茶叶", "sku/7"]
 ZONES = ["Asia/Shanghai", "UTC", "America/Los_Angeles", "Pacific/Kiritimati",
          "Asia/Kolkata", "America/St_Johns", "Pacific/Pago_Pago", "Europe/London"]
+BAD_PERIODS = ["2026-13", "2026-1", "2026-11-01", "2026-00", "0000-12", "26-11", " 2026-11",
+               "2026/11", "２０２６-11", "", 202611, None, ["2026-11"]]
 BAD_ZONES = ["Mars/Olympus", "asia/shanghai", "+08:00", "", "Beijing", "UTC+8",
              "Asia/Beijing", "Asia/Shanghai ", 8]
 OFFSETS = ["+08:00", "Z", "+00:00", "-08:00", "+14:00", "+05:30", "-03:30", "-11:00",
@@ -37,6 +45,11 @@ OFFSETS = ["+08:00", "Z", "+00:00", "-08:00", "+14:00", "+05:30", "-03:30", "-11
 REASONS = ["", "违规推广", "fraud", "bank account closed", "tab\there", "行\u2028分隔",
            "quote \" and \\ backslash", "ctrl\u0001char", "del\u007fchar", "x" * 500,
            "emoji 😀", "nel\u0085char"]
+
+
+# events that may arrive back-dated into a closed month (v2 corrections)
+BACKDATED = ("OrderRefunded", "OrderPlaced", "OrderCompleted", "SettlementRun",
+             "PayoutRequested", "PayoutSettled", "PayoutFailed")
 
 
 def _offset(text: str) -> _dt.timezone:
@@ -47,9 +60,12 @@ def _offset(text: str) -> _dt.timezone:
 
 
 class _Gen:
-    def __init__(self, seed: int, n: int, dup_keys: bool):
+    def __init__(self, seed: int, n: int, dup_keys: bool, v2: bool = False):
         self.rng = random.Random(seed)
         self.dup_keys = dup_keys
+        self.v2 = v2
+        self.last_month: str | None = None   # local month of the previous event (v2)
+        self.close_due: int | None = None    # line count at which to close the last month
         self.n = n
         rng = self.rng
         n_promoters = min(40, max(6, n // 60))
@@ -159,7 +175,73 @@ class _Gen:
     # ---- event builders: each returns a raw JSON object ----------------------------
 
     def envelope(self, etype: str, **fields) -> dict:
-        return {"type": etype, "id": self.new_event_id(), "at": self.ts(self.now), **fields}
+        at = self.now
+        if self.v2 and self.ledger.closed is not None and etype in BACKDATED and self.chance(0.12):
+            at = self.in_closed_month()
+        return {"type": etype, "id": self.new_event_id(), "at": self.ts(at), **fields}
+
+    # ---- version 2: closed months --------------------------------------------
+
+    def local_month(self, t: _dt.datetime) -> str:
+        return R.month_of(R.local_date(t, self.ledger.rules["timezone"]))
+
+    def in_closed_month(self) -> _dt.datetime:
+        """An instant inside a closed month (local), mostly the latest one: a correction."""
+        closed = self.ledger.closed
+        month = closed
+        if self.chance(0.2):   # an older month
+            y, m = int(closed[:4]), int(closed[5:])
+            month = f"{y - (m == 1):04d}-{(m - 2) % 12 + 1:02d}"
+        tz = zoneinfo.ZoneInfo(self.ledger.rules["timezone"])
+        y, m = int(month[:4]), int(month[5:])
+        day = self.pick([1, 1, 2, 15, 27, 28])
+        local = _dt.datetime(y, m, day, self.rng.randrange(24), self.rng.randrange(60),
+                             self.pick([0, 59]), tzinfo=tz)
+        if self.chance(0.3):   # the very last instant of the month
+            first_next = _dt.datetime(y + m // 12, m % 12 + 1, 1, tzinfo=tz)
+            local = first_next - _dt.timedelta(microseconds=self.pick([1, 1000000]))
+        return local.astimezone(UTC)
+
+    def ev_period_closed(self, kind: str | None = None) -> dict:
+        current = self.local_month(self.now)
+        closed = self.ledger.closed
+        previous = f"{int(current[:4]) - (current[5:] == '01'):04d}-" \
+                   f"{(int(current[5:]) - 2) % 12 + 1:02d}"
+        kind = kind or self.rng.choices(["sensible", "already", "not_ended", "malformed"],
+                                        [5, 2, 2, 2])[0]
+        if kind == "sensible" and (closed is None or previous > closed):
+            period = previous
+        elif kind == "already" and closed is not None:
+            period = self.pick([closed, closed, "2026-01", "1999-12"])
+        elif kind == "malformed":
+            period = self.pick(BAD_PERIODS)
+        else:   # not ended (or nothing sensible is left to close)
+            period = self.pick([current, current, R.next_month(current), "9999-12"])
+        obj = self.envelope("PeriodClosed", period=period)
+        if period is None and self.chance(0.5):
+            del obj["period"]
+        return obj
+
+    def ev_zone_change(self) -> dict:
+        """The whole rule set in force, with another time zone."""
+        rules = dict(self.ledger.rules)
+        rules["timezone"] = self.pick([z for z in ZONES if z != rules["timezone"]])
+        return self.envelope("RulesAdopted", rules=rules)
+
+    def v2_event(self) -> str | None:
+        """A month-end event when one is due, else None."""
+        month = self.local_month(self.now)
+        if self.last_month is not None and month > self.last_month and self.chance(0.8):
+            self.close_due = len(self.lines) + self.rng.randrange(0, 25)
+        self.last_month = max(month, self.last_month or month)
+        if self.close_due is not None and len(self.lines) >= self.close_due:
+            self.close_due = None
+            return self.dumps(self.ev_period_closed("sensible"))
+        local = R.local_date(self.now, self.ledger.rules["timezone"])
+        month_end = (local + _dt.timedelta(days=1)).day == 1 or local.day == 1
+        if month_end and self.chance(0.04):
+            return self.dumps(self.ev_zone_change())
+        return None
 
     def valid_rules(self) -> dict:
         rng = self.rng
@@ -554,6 +636,9 @@ class _Gen:
             lambda: self.ev_payout_end("PayoutSettled"), lambda: self.ev_payout_end("PayoutFailed"),
         ]
         weights = [3, 6, 4, 1.5, 1.5, 5, 1.2, 10, 3, 6, 14, 8, 6, 4, 6, 2.5, 1.5]
+        if self.v2:
+            self.builders.append(self.ev_period_closed)
+            weights.append(1.2)
         profile = self.rng.choice(["balanced", "balanced", "rules_churn", "money", "groups"])
         if profile == "rules_churn":     # rates, modes and time zones change all the time
             weights[0] = 14
@@ -571,6 +656,8 @@ class _Gen:
             self.now = self.tick()
             if opening:
                 text = self.dumps(opening.pop(0)())
+            elif self.v2 and (month_end := self.v2_event()) is not None:
+                text = month_end
             else:
                 r = self.rng.random()
                 if r < 0.012:
@@ -603,10 +690,13 @@ class _Gen:
             self.retry.append(text)   # e.g. a refund that arrived before its order
 
 
-def generate(seed: int, n: int, *, dup_keys: bool = False) -> list[str]:
+def generate(seed: int, n: int, *, dup_keys: bool = False, v2: bool = False) -> list[str]:
     """n physical JSON Lines lines (without line terminators), deterministic in seed.
 
     dup_keys=True also emits objects with a repeated member name, which SPEC
     does not settle (reference.py decision A1); off by default so that one
-    policy difference does not shift every later log position."""
-    return _Gen(seed, n, dup_keys).build()
+    policy difference does not shift every later log position.  v2=True
+    adds SPEC version 2: closed months, bad PeriodClosed lines, back-dated
+    corrections, zone changes at month ends (off by default, so that callers
+    that replay only version-1 events keep their logs)."""
+    return _Gen(seed, n, dup_keys, v2).build()

@@ -1,12 +1,16 @@
-"""Independent reference implementation of SPEC.md (version 1), used only as a
+"""Independent reference implementation of SPEC.md (version 2), used only as a
 test oracle for the real ``supernova_ledger``.  Written from SPEC.md alone,
 standard library only, optimised for being read rather than for speed.
 
 Public surface:
     run(lines)            -> (accepted canonical events, rejections)
     report(canonical_lines, period=None, top=None, until=None) -> dict
+    explain(canonical_lines, promoter_id, period=None, until=None) -> dict (§8.2)
+    statement(canonical_lines, period, until=None, promoter=None) -> dict (§8.3)
     canonical_json(obj)   -> bytes
-    Ledger                 the state machine (used by the generator too)
+    Ledger                 the state machine (used by the generator too);
+                           Ledger.postings (§6.1, each with its promoter_id)
+                           and Ledger.journal (§2.1 rejection journal)
 
 SPEC AMBIGUITIES AND THE DECISIONS TAKEN HERE
 (numbered so that the lead can compare; every one is also in the report)
@@ -89,6 +93,38 @@ SPEC AMBIGUITIES AND THE DECISIONS TAKEN HERE
  A25 report --until N with N greater than the number of events reports all
      of them ("events" is then the real count); --until 0 is the empty
      ledger (log_head = h0); --top 0 keeps an empty ranking.
+
+VERSION 2 (postings, closed periods, explain, statements, rejection journal)
+
+ B1  `period` of PeriodClosed is exactly `[0-9]{4}-[0-9]{2}` (ASCII digits),
+     year 0001-9999, month 01-12; anything else (a non-string, "2026-13",
+     "2026-1", "2026-11-01", "0000-01") is invalid_event.
+ B2  PeriodClosed's local date is taken in the time zone in force before
+     the event (like every other local date); "not after the last day of
+     `period`" = its month is <= `period` (string order of YYYY-MM).
+ B3  A settle posting is made for each beneficiary recorded at the order's
+     acceptance (A15), even when that promoter is suspended at the run:
+     suspension only blocks earning, and v1 balances must not change.
+ B4  The booking period of a posting is decided once, when its event is
+     accepted (latest closed month *before* that event); a PeriodClosed
+     makes no posting.
+ B5  Statement: "a non-zero opening balance" = any of the six opening
+     figures is non-zero.  `totals` has the same keys as a promoter entry
+     (opening, the eight movements, closing), each summed; with no listed
+     promoter every total is 0.  `closed` is judged after the `events`.
+ B6  Statement `--promoter ID` (V2_DECISIONS) filters the listed promoters
+     to that id, and `totals` to it; a promoter not listed (no opening, no
+     posting in the month) gives `promoters: {}` and zero totals.
+ B7  Explain/statement --until N past the end work as in A25 (all events).
+ B8  Rejection journal (V2_DECISIONS): `position` = accepted events so far;
+     `type` = the event's type if it is one of the 18 (from the raw object
+     when the event did not decode); `promoter_id` = `promoter_id`, else
+     `owner_id`; identifiers (and `id`) from the decoded event, or from the
+     raw object's top-level values when they are strings of 1-128 code
+     points (so the journal's `id` is stricter than --rejects' id, A10).
+     A line with repeated member names (A1) is read "last one wins" for
+     the journal, like its reported id.  Strings holding an unpaired
+     surrogate (A19) are unreadable: null.
 """
 from __future__ import annotations
 
@@ -98,7 +134,8 @@ import json
 import re
 import zoneinfo
 
-__all__ = ["run", "report", "canonical_json", "Ledger", "TYPES", "DEFAULT_RULES"]
+__all__ = ["run", "report", "explain", "statement", "canonical_json", "Ledger", "TYPES",
+           "DEFAULT_RULES", "BALANCES", "MOVEMENTS"]
 
 H0 = "0" * 64
 UTC = _dt.timezone.utc
@@ -135,7 +172,13 @@ TYPES: dict[str, dict[str, tuple[str, bool]]] = {
                         "amount_fen": ("amount1", False)},
     "PayoutSettled": {"payout_id": ("ident", False)},
     "PayoutFailed": {"payout_id": ("ident", False), "reason": ("reason", False)},
+    "PeriodClosed": {"period": ("period", False)},
 }
+
+BALANCES = ("pending_fen", "available_fen", "in_payout_fen", "paid_out_fen",
+            "level1_fen", "level2_fen")
+MOVEMENTS = ("earned_l1_fen", "earned_l2_fen", "clawed_back_l1_fen", "clawed_back_l2_fen",
+             "settled_fen", "payout_fen", "paid_fen", "returned_fen")
 
 DEFAULT_RULES = {
     "level1_bps": 1000, "level2_bps": 200, "category_rates": {},
@@ -200,6 +243,24 @@ def canonical_ts(t: _dt.datetime) -> str:
     t = t.astimezone(UTC)
     base = f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
     return base + (f".{t.microsecond:06d}Z" if t.microsecond else "Z")
+
+
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+def is_month(value) -> bool:
+    """A month `YYYY-MM`: year 0001-9999, month 01-12 (B1)."""
+    m = _MONTH.fullmatch(value) if isinstance(value, str) else None
+    return m is not None and int(m.group(1)) >= 1 and 1 <= int(m.group(2)) <= 12
+
+
+def month_of(d: _dt.date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def next_month(month: str) -> str:
+    y, m = int(month[:4]), int(month[5:])
+    return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
 
 
 _ZONES: set[str] | None = None
@@ -330,6 +391,8 @@ def _decode_value(kind: str, v):
         ok = _int_in(v, 1, MAX_QUANTITY)
     elif kind == "paid":
         ok = _int_in(v, 0, MAX_AMOUNT)
+    elif kind == "period":   # B1
+        ok = is_month(v)
     else:  # pragma: no cover
         raise AssertionError(kind)
     if not ok:
@@ -418,6 +481,64 @@ def decode_event(obj) -> dict:
 
 
 # --------------------------------------------------------------------------
+# postings and the rejection journal (§6.1, §2.1)
+# --------------------------------------------------------------------------
+
+def apply_posting(balances: dict, posting: dict) -> None:
+    """Move one posting's amount between the six balances (`from` -> `to`)."""
+    amount = posting["amount_fen"]
+    if posting["from"] is not None:
+        balances[posting["from"] + "_fen"] -= amount
+    if posting["to"] is not None:
+        balances[posting["to"] + "_fen"] += amount
+    if posting["kind"] == "earn":
+        balances[f"level{posting['level']}_fen"] += amount
+    elif posting["kind"] == "clawback":
+        balances[f"level{posting['level']}_fen"] -= amount
+
+
+def spec_posting(posting: dict) -> dict:
+    """The §6.1 object: every key but our own promoter_id."""
+    return {k: v for k, v in posting.items() if k != "promoter_id"}
+
+
+JOURNAL_IDS = ("promoter_id", "group_id", "order_id", "payout_id")
+
+
+def journal_entry(position: int, code: str, event: dict) -> dict:
+    """B8: a rejection of an event that decoded."""
+    promoter = event.get("promoter_id")
+    if promoter is None:
+        promoter = event.get("owner_id")
+    return {"position": position, "id": event["id"], "type": event["type"], "code": code,
+            "promoter_id": promoter, "group_id": event.get("group_id"),
+            "order_id": event.get("order_id"), "payout_id": event.get("payout_id")}
+
+
+def _raw_ident(obj: dict, key: str):
+    v = obj.get(key)
+    return v if _ident(v) and not _has_surrogate(v) else None
+
+
+def journal_entry_raw(position: int, code: str, text: str) -> dict:
+    """B8: a rejection of a line that did not decode: best effort from the raw object."""
+    try:
+        obj = json.loads(text, parse_constant=_no_constants)   # repeated names: last wins
+    except Exception:
+        obj = None
+    if not isinstance(obj, dict):
+        obj = {}
+    etype = obj.get("type")
+    promoter = _raw_ident(obj, "promoter_id")
+    if promoter is None:
+        promoter = _raw_ident(obj, "owner_id")
+    return {"position": position, "id": _raw_ident(obj, "id"),
+            "type": etype if isinstance(etype, str) and etype in TYPES else None,
+            "code": code, "promoter_id": promoter, "group_id": _raw_ident(obj, "group_id"),
+            "order_id": _raw_ident(obj, "order_id"), "payout_id": _raw_ident(obj, "payout_id")}
+
+
+# --------------------------------------------------------------------------
 # the ledger state machine (§3, §5, §6, §7)
 # --------------------------------------------------------------------------
 
@@ -441,6 +562,13 @@ class Ledger:
         self.bindings: dict[str, tuple[str, int]] = {}   # customer -> (promoter, expiry µs)
         self.orders: dict[str, dict] = {}
         self.payouts: dict[str, dict] = {}
+        # version 2
+        self.closed: str | None = None     # latest closed month "YYYY-MM"
+        self.postings: list[dict] = []     # §6.1 objects plus "promoter_id", log order
+        self.posted: dict[str, dict] = {}  # promoter -> the six balances summed from postings
+        self.journal: list[dict] = []      # §2.1 rejection journal (B8)
+        self._event: dict | None = None    # the event being applied (for postings)
+        self._book: str | None = None      # its booking period
 
     # ---- appending -------------------------------------------------------
 
@@ -448,10 +576,12 @@ class Ledger:
         """One JSON text -> ("accepted"|"duplicate"|"rejected", code|None, id|None)."""
         obj, rid, ok = parse_line(text)
         if not ok:
+            self.journal.append(journal_entry_raw(len(self.log), "invalid_event", text))
             return "rejected", "invalid_event", rid
         try:
             event = decode_event(obj)
         except Invalid as e:
+            self.journal.append(journal_entry_raw(len(self.log), e.code, text))
             return "rejected", e.code, rid
         return self.append(event)
 
@@ -461,15 +591,47 @@ class Ledger:
         if eid in self.by_id:
             if self.by_id[eid] == text:
                 return "duplicate", None, eid
+            self.journal.append(journal_entry(len(self.log), "duplicate_event_id", event))
             return "rejected", "duplicate_event_id", eid
         code = self.check(event)
         if code:
+            self.journal.append(journal_entry(len(self.log), code, event))
             return "rejected", code, eid
+        self._event, self._book = event, self.booking_period(event)   # B4
         self.apply(event)
+        self._event = self._book = None
         self.log.append(text)
         self.by_id[eid] = text
         self.head = sha256_hex(self.head + "\n" + text)
         return "accepted", None, eid
+
+    # ---- postings (§6.1) -----------------------------------------------------
+
+    def booking_period(self, e: dict) -> str:
+        month = month_of(local_date(parse_ts(e["at"]), self.rules["timezone"]))
+        if self.closed is not None and month <= self.closed:
+            month = next_month(self.closed)
+        return month
+
+    def post(self, promoter_id: str, kind: str, amount: int, *, level=None, order_id=None,
+             sku=None, rate_bps=None, base_fen=None, payout_id=None) -> None:
+        """Record one posting of the event being applied; 0 fen is no posting."""
+        if amount == 0:
+            return
+        assert amount > 0, (kind, amount)
+        src, dst = {"earn": (None, "pending"), "clawback": ("?", None),
+                    "settle": ("pending", "available"), "payout": ("available", "in_payout"),
+                    "paid": ("in_payout", "paid_out"), "returned": ("in_payout", "available")}[kind]
+        if kind == "clawback":
+            src = "available" if self.orders[order_id]["settled"] else "pending"
+        e = self._event
+        posting = {"position": len(self.log) + 1, "event_id": e["id"], "at": e["at"],
+                   "book": self._book, "kind": kind, "level": level, "order_id": order_id,
+                   "sku": sku, "rate_bps": rate_bps, "base_fen": base_fen,
+                   "payout_id": payout_id, "from": src, "to": dst, "amount_fen": amount}
+        self.postings.append(dict(posting, promoter_id=promoter_id))
+        sums = self.posted.setdefault(promoter_id, dict.fromkeys(BALANCES, 0))
+        apply_posting(sums, posting)
 
     # ---- checks (§3, in the listed order) -----------------------------------
 
@@ -570,6 +732,11 @@ class Ledger:
                 return "unknown_payout"
             if po["finished"]:
                 return "payout_already_finished"
+        elif t == "PeriodClosed":
+            if self.closed is not None and e["period"] <= self.closed:
+                return "period_already_closed"
+            if month_of(local_date(parse_ts(e["at"]), r["timezone"])) <= e["period"]:  # B2
+                return "period_not_ended"
         return None
 
     # ---- effects -----------------------------------------------------------
@@ -620,18 +787,22 @@ class Ledger:
         elif t == "SettlementRun":
             as_of = _us(parse_ts(e["as_of"]))
             wait = _days(r["settle_after_days"])
-            for o in self.orders.values():
-                if o["completed_at"] is not None and not o["settled"] \
-                        and o["completed_at"] + wait <= as_of:
-                    o["settled"] = True
-                    for pid, level in o["beneficiaries"]:
-                        amount = self.commission(o, level)
-                        P[pid]["pending_fen"] -= amount
-                        P[pid]["available_fen"] += amount
+            due = sorted((o["completed_at"], oid) for oid, o in self.orders.items()
+                         if o["completed_at"] is not None and not o["settled"]
+                         and o["completed_at"] + wait <= as_of)
+            for _, oid in due:   # completion instant, then order_id by code point
+                o = self.orders[oid]
+                o["settled"] = True
+                for pid, level in o["beneficiaries"]:   # level 1 before level 2 (B3)
+                    amount = self.commission(o, level)
+                    P[pid]["pending_fen"] -= amount
+                    P[pid]["available_fen"] += amount
+                    self.post(pid, "settle", amount, level=level, order_id=oid)
         elif t == "PayoutRequested":
             p = P[e["promoter_id"]]
             p["available_fen"] -= e["amount_fen"]
             p["in_payout_fen"] += e["amount_fen"]
+            self.post(e["promoter_id"], "payout", e["amount_fen"], payout_id=e["payout_id"])
             self.payouts[e["payout_id"]] = {"promoter_id": e["promoter_id"],
                                             "amount_fen": e["amount_fen"], "finished": False}
         elif t in ("PayoutSettled", "PayoutFailed"):
@@ -643,6 +814,10 @@ class Ledger:
                 p["paid_out_fen"] += po["amount_fen"]
             else:
                 p["available_fen"] += po["amount_fen"]
+            self.post(po["promoter_id"], "paid" if t == "PayoutSettled" else "returned",
+                      po["amount_fen"], payout_id=e["payout_id"])
+        elif t == "PeriodClosed":
+            self.closed = e["period"]
         self.check_invariant()
 
     def touch(self, customer: str, promoter: str, at: _dt.datetime) -> None:
@@ -686,6 +861,12 @@ class Ledger:
             amount = self.commission(order, level)
             self.promoters[pid]["pending_fen"] += amount
             self.promoters[pid][f"level{level}_fen"] += amount
+        for line in e["lines"]:   # line in event order, then level 1 before level 2
+            ln = lines[line["sku"]]
+            for pid, level in beneficiaries:
+                self.post(pid, "earn", ln["paid"] * ln[level] // 10000, level=level,
+                          order_id=e["order_id"], sku=line["sku"], rate_bps=ln[level],
+                          base_fen=ln["paid"])
         if link is not None:
             self.touch(c, link, at)
 
@@ -697,8 +878,15 @@ class Ledger:
     def refund(self, e: dict) -> None:
         o = self.orders[e["order_id"]]
         before = {b: self.commission(o, b[1]) for b in o["beneficiaries"]}
-        for line in e["lines"]:
-            o["lines"][line["sku"]]["refunded"] += line["amount_fen"]
+        for line in e["lines"]:   # refunded line in event order, then level 1 before level 2
+            ln = o["lines"][line["sku"]]
+            old_remaining = ln["paid"] - ln["refunded"]
+            new_remaining = old_remaining - line["amount_fen"]
+            for pid, level in o["beneficiaries"]:
+                drop = old_remaining * ln[level] // 10000 - new_remaining * ln[level] // 10000
+                self.post(pid, "clawback", drop, level=level, order_id=e["order_id"],
+                          sku=line["sku"], rate_bps=ln[level], base_fen=line["amount_fen"])
+            ln["refunded"] += line["amount_fen"]
         for (pid, level), old in before.items():
             drop = old - self.commission(o, level)
             p = self.promoters[pid]
@@ -710,6 +898,74 @@ class Ledger:
             held = p["pending_fen"] + p["available_fen"] + p["in_payout_fen"] + p["paid_out_fen"]
             if held != p["level1_fen"] + p["level2_fen"]:  # pragma: no cover
                 raise AssertionError(f"balance invariant broken for {pid!r}")
+            # §6.1: every balance is the sum of its postings
+            posted = self.posted.get(pid, dict.fromkeys(BALANCES, 0))
+            if posted != {k: p[k] for k in BALANCES}:  # pragma: no cover
+                raise AssertionError(f"postings of {pid!r} do not sum to its balances")
+
+    # ---- explain (§8.2) and statements (§8.3) -------------------------------
+
+    def explain(self, promoter_id: str, period: str | None = None) -> dict:
+        if promoter_id not in self.promoters:
+            raise KeyError(promoter_id)   # exit 2 / unknown_promoter
+        p = self.promoters[promoter_id]
+        postings = [spec_posting(x) for x in self.postings if x["promoter_id"] == promoter_id
+                    and (period is None or x["book"] == period)]
+        out = {"format": "supernova-ledger/explain@1", "events": len(self.log),
+               "log_head": self.head, "promoter_id": promoter_id, "period": period,
+               "balances": {k: p[k] for k in BALANCES}, "postings": postings}
+        out["digest"] = hashlib.sha256(canonical_json(out)).hexdigest()
+        return out
+
+    def statement(self, period: str, promoter: str | None = None) -> dict:
+        assert is_month(period), period
+        entries: dict[str, dict] = {}
+
+        def entry(pid: str) -> dict:
+            if pid not in entries:
+                entries[pid] = {"opening": dict.fromkeys(BALANCES, 0),
+                                **dict.fromkeys(MOVEMENTS, 0), "closing": None}
+            return entries[pid]
+
+        booked_in = []
+        for x in self.postings:            # log order; opening = booked before the month
+            if x["book"] < period:
+                apply_posting(entry(x["promoter_id"])["opening"], x)
+            elif x["book"] == period:
+                booked_in.append(x)
+        listed = {pid for pid, en in entries.items() if any(en["opening"].values())}  # B5
+        listed |= {x["promoter_id"] for x in booked_in}
+        for x in booked_in:
+            en = entry(x["promoter_id"])
+            field = {"earn": f"earned_l{x['level']}_fen",
+                     "clawback": f"clawed_back_l{x['level']}_fen",
+                     "settle": "settled_fen", "payout": "payout_fen", "paid": "paid_fen",
+                     "returned": "returned_fen"}[x["kind"]]
+            en[field] += x["amount_fen"]
+        for pid in listed:                 # closing = opening + movements
+            en = entries[pid]
+            closing = dict(en["opening"])
+            for x in booked_in:
+                if x["promoter_id"] == pid:
+                    apply_posting(closing, x)
+            en["closing"] = closing
+        if promoter is not None:           # B6
+            listed &= {promoter}
+        promoters = {pid: entries[pid] for pid in sorted(listed)}
+        totals = {"opening": dict.fromkeys(BALANCES, 0), **dict.fromkeys(MOVEMENTS, 0),
+                  "closing": dict.fromkeys(BALANCES, 0)}
+        for en in promoters.values():
+            for key in MOVEMENTS:
+                totals[key] += en[key]
+            for key in BALANCES:
+                totals["opening"][key] += en["opening"][key]
+                totals["closing"][key] += en["closing"][key]
+        out = {"format": "supernova-ledger/statement@1", "events": len(self.log),
+               "log_head": self.head, "period": period,
+               "closed": self.closed is not None and period <= self.closed,
+               "promoters": promoters, "totals": totals}
+        out["digest"] = hashlib.sha256(canonical_json(out)).hexdigest()
+        return out
 
     # ---- report (§8) ---------------------------------------------------------
 
@@ -823,3 +1079,14 @@ def report(accepted_canonical_lines, period=None, top=None, until=None) -> dict:
     """§8 report over the first `until` (default all) accepted events, given
     as canonical JSON texts (or as dicts)."""
     return replay(accepted_canonical_lines, until).report(period=period, top=top)
+
+
+def explain(accepted_canonical_lines, promoter_id: str, period=None, until=None) -> dict:
+    """§8.2 over the first `until` (default all) accepted events; KeyError for a
+    promoter that has not joined within them."""
+    return replay(accepted_canonical_lines, until).explain(promoter_id, period=period)
+
+
+def statement(accepted_canonical_lines, period: str, until=None, promoter=None) -> dict:
+    """§8.3 over the first `until` (default all) accepted events."""
+    return replay(accepted_canonical_lines, until).statement(period, promoter=promoter)

@@ -11,6 +11,7 @@ byte-identical reports from independent implementations).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -22,7 +23,9 @@ import pytest
 from . import reference as R
 from .generator import generate
 
-EXAMPLE = Path(__file__).parents[3] / "shared" / "example.jsonl"
+GOLDEN = Path(__file__).parents[1] / "golden"
+EXAMPLE = GOLDEN / "spec_example.jsonl"          # SPEC §10, as published
+EXAMPLE_V2 = GOLDEN / "spec_example_v2.jsonl"    # SPEC §10.1, as published
 
 
 def _size() -> tuple[int, int]:
@@ -43,9 +46,12 @@ SEEDS = [SEED_BASE + i for i in range(N_SEEDS)]
 
 @pytest.fixture(scope="module")
 def example_lines() -> list[str]:
-    if not EXAMPLE.exists():
-        pytest.skip(f"SPEC worked example not found at {EXAMPLE} (shared/ must sit beside the repo)")
     return EXAMPLE.read_text(encoding="utf-8").split("\n")
+
+
+@pytest.fixture(scope="module")
+def example_v2_lines() -> list[str]:
+    return EXAMPLE_V2.read_text(encoding="utf-8").split("\n")
 
 
 def test_oracle_reproduces_worked_example(example_lines):
@@ -75,9 +81,147 @@ def test_oracle_reproduces_worked_example(example_lines):
     assert rep["ranking"] == [{"rank": 1, "promoter_id": "B", "net_gmv_fen": 24895, "orders": 1}]
 
 
+def _six(balances: dict) -> tuple[int, ...]:
+    return tuple(balances[k] for k in R.BALANCES)
+
+
+def test_oracle_reproduces_worked_example_v2(example_v2_lines, example_lines):
+    """Every test vector and figure of SPEC §10.1."""
+    assert example_v2_lines[:13] == example_lines[:13]
+    ledger, rejections, counts = R.run_detailed(example_v2_lines)
+    assert counts == {"accepted": 14, "duplicates": 0, "rejected": 3}
+    assert rejections == [{"line": 13, "id": "e12", "code": "below_minimum_payout"},
+                          {"line": 16, "id": "e15", "code": "period_already_closed"},
+                          {"line": 17, "id": "e16", "code": "period_not_ended"}]
+    log = ledger.log
+    assert json.loads(log[12]) == {"type": "PeriodClosed", "id": "e13",
+                                   "at": "2026-11-30T17:00:00Z", "period": "2026-11"}
+    # v1 output unchanged: the first 12 events are the v1 example
+    assert R.report(log, until=12)["digest"] == \
+        "363493d66ddbf3e8886947d20da52f84d8451c2bc2cf622193c6cbeb42b615de"
+
+    rep = R.report(log)
+    assert rep["events"] == 14
+    assert rep["log_head"] == "cd0157f7cd4e8eee180d7653a1b015a9f2366eb936d247260c7510f4f9c8c6af"
+    assert rep["digest"] == "d2d96cd9ae0ca7c8e3e59d8c12c8159932b78acd9ceb1bb76eb6e4fd947910d4"
+    b, a = rep["promoters"]["B"], rep["promoters"]["A"]
+    assert _six(b) == (0, -1001, 0, 1500, 499, 0)
+    assert (a["available_fen"], a["level2_fen"]) == (99, 99)
+    g1 = rep["groups"]["g1"]
+    assert (g1["refunded_fen"], g1["net_fen"]) == (24895, 4995)
+    assert rep["ranking"] == [{"rank": 1, "promoter_id": "B", "net_gmv_fen": 4995, "orders": 1}]
+
+    # postings of B and A (position, kind, level, sku, amount, from, book)
+    def summary(pid):
+        return [(x["position"], x["kind"], x["level"], x["sku"], x["amount_fen"], x["from"],
+                 x["to"], x["book"]) for x in ledger.postings if x["promoter_id"] == pid]
+    assert summary("B") == [
+        (7, "earn", 1, "s1", 999, None, "pending", "2026-11"),
+        (7, "earn", 1, "s2", 597, None, "pending", "2026-11"),
+        (9, "settle", 1, None, 1596, "pending", "available", "2026-11"),
+        (10, "payout", None, None, 1500, "available", "in_payout", "2026-11"),
+        (11, "clawback", 1, "s1", 500, "available", None, "2026-11"),
+        (12, "paid", None, None, 1500, "in_payout", "paid_out", "2026-11"),
+        (14, "clawback", 1, "s2", 597, "available", None, "2026-12")]
+    assert summary("A") == [
+        (7, "earn", 2, "s1", 199, None, "pending", "2026-11"),
+        (7, "earn", 2, "s2", 99, None, "pending", "2026-11"),
+        (9, "settle", 2, None, 298, "pending", "available", "2026-11"),
+        (11, "clawback", 2, "s1", 100, "available", None, "2026-11"),
+        (14, "clawback", 2, "s2", 99, "available", None, "2026-12")]
+    bases = [(x["kind"], x["base_fen"], x["rate_bps"]) for x in ledger.postings
+             if x["promoter_id"] == "B" and x["kind"] == "clawback"]
+    assert bases == [("clawback", 4995, 1000), ("clawback", 19900, 300)]
+
+    explain_b = R.explain(log, "B")
+    assert explain_b["digest"] == "2cc65ca0c17eb8b7e6e090bbd7d68e9529024b9d10247fa9c0756cfbf8a8c798"
+    assert explain_b["postings"][0] == {
+        "position": 7, "event_id": "e6", "at": "2026-11-01T12:15:00Z", "book": "2026-11",
+        "kind": "earn", "level": 1, "order_id": "o1", "sku": "s1", "rate_bps": 1000,
+        "base_fen": 9990, "payout_id": None, "from": None, "to": "pending", "amount_fen": 999}
+    assert _six(explain_b["balances"]) == (0, -1001, 0, 1500, 499, 0)
+
+    nov, dec = R.statement(log, "2026-11"), R.statement(log, "2026-12")
+    assert nov["digest"] == "a4f0f260710d17dc59e8f467cbf7cb8ff33fba627e6c45581df2a061905c0c07"
+    assert dec["digest"] == "5b215ef3f075ea63f5ae3a57bd039a764fbc2dd32f5c993547bef87ac2b11b82"
+    assert (nov["closed"], dec["closed"]) == (True, False)
+    nb, na = nov["promoters"]["B"], nov["promoters"]["A"]
+    assert (nb["earned_l1_fen"], nb["clawed_back_l1_fen"], nb["settled_fen"], nb["payout_fen"],
+            nb["paid_fen"], nb["closing"]["available_fen"], nb["closing"]["level1_fen"]) == \
+        (1596, 500, 1596, 1500, 1500, -404, 1096)
+    assert (na["earned_l2_fen"], na["clawed_back_l2_fen"], na["settled_fen"],
+            na["closing"]["available_fen"]) == (298, 100, 298, 198)
+    # the November statement is the same before and after line 15 (position 14)
+    before = R.statement(log, "2026-11", until=13)
+    assert (before["promoters"], before["totals"]) == (nov["promoters"], nov["totals"])
+    db = dec["promoters"]["B"]
+    assert db["opening"] == nb["closing"]
+    assert (db["clawed_back_l1_fen"], db["closing"]["available_fen"], db["closing"]["level1_fen"]) \
+        == (597, -1001, 499)
+
+    # the rejection journal (§2.1, V2_DECISIONS)
+    assert ledger.journal == [
+        {"position": 12, "id": "e12", "type": "PayoutRequested", "code": "below_minimum_payout",
+         "promoter_id": "A", "group_id": None, "order_id": None, "payout_id": "po2"},
+        {"position": 14, "id": "e15", "type": "PeriodClosed", "code": "period_already_closed",
+         "promoter_id": None, "group_id": None, "order_id": None, "payout_id": None},
+        {"position": 14, "id": "e16", "type": "PeriodClosed", "code": "period_not_ended",
+         "promoter_id": None, "group_id": None, "order_id": None, "payout_id": None}]
+
+
+def test_oracle_period_closed_decoding_and_checks():
+    """B1/B2: the period's shape, and the two checks at month ends (local dates)."""
+    base = [_ev("RulesAdopted", "r", "2026-11-01T00:00:00Z", rules={"timezone": "Asia/Shanghai"})]
+
+    def outcome(period, at="2026-12-01T00:00:00+08:00", closed_first=None):
+        lines = list(base)
+        if closed_first:
+            lines.append(_ev("PeriodClosed", "c0", "2026-12-01T00:00:00+08:00", period=closed_first))
+        lines.append(json.dumps({"type": "PeriodClosed", "id": "c", "at": at, "period": period}))
+        _, rejections = R.run(lines)
+        return rejections[-1]["code"] if rejections and rejections[-1]["id"] == "c" else "ok"
+
+    for bad in ("2026-13", "2026-1", "2026-11-01", "2026-00", "0000-01", "２０２６-11", "2026/11",
+                " 2026-11", "2026-11 ", 202611, None, ""):
+        assert outcome(bad) == "invalid_event", bad
+    assert outcome("0001-01") == "ok"
+    assert outcome("2026-11") == "ok"
+    assert outcome("2026-11", at="2026-11-30T23:59:59.999999+08:00") == "period_not_ended"
+    assert outcome("2026-11", at="2026-11-30T16:00:00Z") == "ok"           # 12-01 in Shanghai
+    assert outcome("2026-12") == "period_not_ended"
+    assert outcome("9999-12", at="9999-12-30T23:59:59Z") == "period_not_ended"
+    assert outcome("2026-10", closed_first="2026-11") == "period_already_closed"
+    assert outcome("2026-11", closed_first="2026-11") == "period_already_closed"
+    assert outcome("2026-11", at="2026-11-01T00:00:00Z", closed_first="2026-11") \
+        == "period_already_closed"                                          # that check first
+    assert outcome("2026-12", at="2027-01-01T00:00:00+08:00", closed_first="2026-10") == "ok"
+
+
+def test_oracle_postings_sum_to_balances_on_random_logs():
+    """§6.1 on random v2 logs: each promoter's postings sum to its balances, at every
+    position (checked inside the oracle per event), and statements chain."""
+    for seed in (11, 12, 13):
+        ledger, _, _ = R.run_detailed(generate(seed, 1500, v2=True))
+        assert ledger.closed is not None, "the generator closes months"
+        months = sorted({x["book"] for x in ledger.postings})
+        assert len(months) >= 2
+        previous = None
+        for month in months:
+            st = ledger.statement(month)
+            if previous is not None and month == R.next_month(previous["period"]):
+                for pid, en in st["promoters"].items():
+                    prev = previous["promoters"].get(pid)
+                    closing = prev["closing"] if prev else dict.fromkeys(R.BALANCES, 0)
+                    assert en["opening"] == closing, (seed, month, pid)
+            previous = st
+        last = ledger.statement(months[-1])
+        for pid, en in last["promoters"].items():
+            assert en["closing"] == {k: ledger.promoters[pid][k] for k in R.BALANCES}
+
+
 def test_generator_is_deterministic_and_covers_every_code():
-    lines = generate(7, 3000)
-    assert lines == generate(7, 3000)
+    lines = generate(7, 3000, v2=True)
+    assert lines == generate(7, 3000, v2=True)
     _, rejections, counts = R.run_detailed(lines)
     codes = {r["code"] for r in rejections}
     expected = {
@@ -87,7 +231,8 @@ def test_generator_is_deterministic_and_covers_every_code():
         "already_member", "not_invited", "group_full", "not_member", "push_quota_exceeded",
         "duplicate_order", "unknown_order", "order_already_completed", "unknown_line",
         "refund_exceeds_paid", "below_minimum_payout", "insufficient_balance",
-        "duplicate_payout", "unknown_payout", "payout_already_finished"}
+        "duplicate_payout", "unknown_payout", "payout_already_finished",
+        "period_already_closed", "period_not_ended"}
     assert expected <= codes, sorted(expected - codes)
     assert counts["duplicates"] > 0
     assert 0.3 < counts["accepted"] / len(lines) < 0.75
@@ -96,6 +241,16 @@ def test_generator_is_deterministic_and_covers_every_code():
 # --------------------------------------------------------------------------
 # 2. the real CLI against the oracle
 # --------------------------------------------------------------------------
+
+@functools.cache
+def impl_has_v2() -> bool:
+    """Whether the library under test has SPEC v2's commands (`explain --help` exits 0).
+    Before it does, random logs stay version 1 (no PeriodClosed) and the v2
+    comparisons skip; the oracle's own v2 checks above never skip."""
+    proc = subprocess.run([sys.executable, "-m", "supernova_ledger", "explain", "--help"],
+                          capture_output=True, timeout=120)
+    return proc.returncode == 0
+
 
 def _cli(store: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, SUPERNOVA_STORE=store)
@@ -175,7 +330,7 @@ def _describe_line(lines, number) -> str:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_cli_matches_oracle(seed, tmp_path):
-    lines = generate(seed, N_EVENTS, dup_keys=True)
+    lines = generate(seed, N_EVENTS, dup_keys=True, v2=impl_has_v2())
     log_file = tmp_path / "log.jsonl"
     log_file.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
     store = f"sqlite:///{tmp_path / 'x.db'}"
@@ -579,7 +734,7 @@ def test_cli_decision(name, case_results):
 def test_cli_split_ingest_and_stdin(seed, tmp_path):
     """Piecewise ingest (state rebuilt from the store by each new process,
     line numbers restarting per file) and stdin give the one-shot result."""
-    lines = generate(seed, N_EVENTS, dup_keys=True)
+    lines = generate(seed, N_EVENTS, dup_keys=True, v2=impl_has_v2())
     cut1, cut2 = len(lines) // 3, 2 * len(lines) // 3
     pieces = [lines[:cut1], lines[cut1:cut2], lines[cut2:]]
     files = []

@@ -49,5 +49,5 @@ def test_golden(name: str) -> None:
     with Ledger.open("memory:") as ledger:
         assert _ingest(ledger, HERE / f"{name}.jsonl") == spec["rejections"]
         for case in spec["reports"]:
-            report = ledger.report(**case["options"])
+            report = ledger.report(**case["options"]).to_dict()
             _assert_subset(case["expect"], report, f"report{case['options']}")

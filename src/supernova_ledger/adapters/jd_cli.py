@@ -23,8 +23,8 @@ def add_ingest_jd(command: Callable[[str, str], argparse.ArgumentParser]) -> Non
     sub.add_argument("files", nargs="+", metavar="FILE", help="saved responses / rows (- = stdin); all read as one poll")
     sub.add_argument("--positions", required=True, metavar="MAP.csv",
                      help="CSV: position_id or sub_union_id, promoter_id, optional group_id")
-    sub.add_argument("--categories", metavar="MAP.csv", help="CSV: cid3 or cid1, category (else jd:<cid3>)")
-    sub.add_argument("--rejects", metavar="PATH", help="write one JSON line per row not applied here")
+    sub.add_argument("--categories", metavar="MAP.csv", help="CSV: cid3 or cid1, category (default: the category is jd:<cid3>)")
+    sub.add_argument("--rejects", metavar="PATH", help="write one JSON line per row not applied here (default: nowhere)")
 
 
 def _read_text(path: str, what: str) -> str:

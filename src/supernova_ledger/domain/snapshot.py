@@ -11,6 +11,7 @@ deterministic: sets are written sorted.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any, Final
 
 import msgspec
@@ -20,9 +21,11 @@ from .book import Book, LocalDates
 from .postings import check_identity, check_nonnegative
 from .state import Group, Order, Payout, Promoter
 
-__all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "snapshot", "restore", "seal", "unseal"]
+__all__ = ["CHECKPOINT_FORMAT", "KEYED_CHECKPOINT_FORMAT", "CheckpointError", "snapshot", "restore", "seal", "unseal"]
 
 CHECKPOINT_FORMAT: Final = b"supernova-ledger/checkpoint@1"
+#: The format of a checkpoint sealed with a key (HMAC-SHA256 instead of SHA-256).
+KEYED_CHECKPOINT_FORMAT: Final = b"supernova-ledger/checkpoint-hmac@1"
 _SEP: Final = b"\n"
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder()
@@ -127,16 +130,33 @@ def _restore(state: dict[str, Any]) -> Book:
     return book
 
 
-def seal(payload: bytes) -> bytes:
-    """``format \\n sha256-hex \\n payload``."""
-    return CHECKPOINT_FORMAT + _SEP + hashlib.sha256(payload).hexdigest().encode("ascii") + _SEP + payload
+def seal(payload: bytes, key: bytes | None = None) -> bytes:
+    """``format \\n sha256-hex \\n payload``; with ``key``, an HMAC-SHA256 in a keyed format."""
+    if key is None:
+        return CHECKPOINT_FORMAT + _SEP + hashlib.sha256(payload).hexdigest().encode("ascii") + _SEP + payload
+    return KEYED_CHECKPOINT_FORMAT + _SEP + _mac(key, payload) + _SEP + payload
 
 
-def unseal(blob: bytes) -> bytes:
-    """The payload of a sealed checkpoint; raises :class:`CheckpointError` when it is not intact."""
+def unseal(blob: bytes, key: bytes | None = None) -> bytes:
+    """The payload of a sealed checkpoint; raises :class:`CheckpointError` when it is not intact.
+
+    Without ``key`` only a plain seal is accepted; with it, only a seal made
+    with that key (a plain one could have been made by anyone)."""
     parts = blob.split(_SEP, 2)
-    if len(parts) != 3 or parts[0] != CHECKPOINT_FORMAT:
+    if len(parts) != 3 or parts[0] not in (CHECKPOINT_FORMAT, KEYED_CHECKPOINT_FORMAT):
         raise CheckpointError("checkpoint: unknown format")
-    if hashlib.sha256(parts[2]).hexdigest().encode("ascii") != parts[1]:
-        raise CheckpointError("checkpoint: checksum mismatch (corrupt)")
+    if key is None:
+        if parts[0] != CHECKPOINT_FORMAT:
+            raise CheckpointError("checkpoint: sealed with a key, and no key is configured")
+        if hashlib.sha256(parts[2]).hexdigest().encode("ascii") != parts[1]:
+            raise CheckpointError("checkpoint: checksum mismatch (corrupt)")
+        return parts[2]
+    if parts[0] != KEYED_CHECKPOINT_FORMAT:
+        raise CheckpointError("checkpoint: not sealed with the configured key")
+    if not hmac.compare_digest(_mac(key, parts[2]), parts[1]):
+        raise CheckpointError("checkpoint: keyed seal mismatch (corrupt, forged, or another key)")
     return parts[2]
+
+
+def _mac(key: bytes, payload: bytes) -> bytes:
+    return hmac.new(key, payload, hashlib.sha256).hexdigest().encode("ascii")

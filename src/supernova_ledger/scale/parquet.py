@@ -153,7 +153,7 @@ def export_parquet(store_url: str, out_dir: str, *, rows_per_file: int = ROWS_PE
     root = Path(out_dir)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise UsageError(f"out: {out_dir!r} exists and is not an empty directory")
-    store = open_store(store_url)
+    store = open_store(store_url, create=False)  # reading: never creates a store
     try:
         root.mkdir(parents=True, exist_ok=True)
         writers = {}

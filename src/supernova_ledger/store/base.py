@@ -34,6 +34,7 @@ __all__ = [
     "check_side_data",
     "encode_journal_entry",
     "decode_journal_entry",
+    "redact_url",
 ]
 
 GENESIS_HEAD = "0" * 64
@@ -203,6 +204,14 @@ class LogStore(ABC):
         """The newest checkpoint as ``(position, sealed blob)``, or None."""
         return None
 
+    def checkpoints(self) -> Iterator[tuple[int, bytes]]:
+        """Every stored checkpoint as ``(position, sealed blob)``, oldest first (for ``verify``).
+
+        This default knows only the newest; a store keeping more yields them all."""
+        newest = self.load_checkpoint()
+        if newest is not None:
+            yield newest
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files. Idempotent."""
 
@@ -275,3 +284,25 @@ def check_batch(records: Sequence[LogRecord]) -> None:
             raise UsageError(f"records: position {record.position} is not consecutive")
         if len(record.head) != HEAD_HEX_CHARS or not isinstance(record.event, bytes):
             raise UsageError(f"records: position {record.position} needs event bytes and a 64-hex head")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for messages — also when it does not parse.
+
+    Everything between ``//`` and the last ``@`` before the path is user
+    information; whatever follows its first ``:`` is the password."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority_end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if found != -1:
+            authority_end = min(authority_end, found)
+    at = rest.rfind("@", 0, authority_end)
+    if at == -1:
+        at = rest.rfind("@")  # a password holding "/" or "?" ends the authority early
+        if at == -1:
+            return url
+    user, colon, _password = rest[:at].partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}{rest[at:]}"

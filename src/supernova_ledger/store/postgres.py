@@ -35,7 +35,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow, tuple_row
 
-from ..errors import StoreError, StoreUnavailable, UsageError
+from ..errors import NoLedger, StoreError, StoreUnavailable, UsageError
+from .base import redact_url
 from .recorded import (
     BALANCES_TABLE,
     JOURNAL_TABLE,
@@ -82,17 +83,21 @@ class PostgresTarget:
 
 
 def parse_postgres_url(url: str) -> PostgresTarget:
-    parts = urlsplit(url)
+    shown = redact_url(url)  # messages never hold the password
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise UsageError(f"store: {shown!r} is not a readable URL ({exc})") from None
     if parts.scheme not in ("postgresql", "postgres"):
-        raise UsageError(f"store: {url!r} is not a postgresql:// URL")
+        raise UsageError(f"store: {shown!r} is not a postgresql:// URL")
     try:
         port = parts.port or 0
     except ValueError:
-        raise UsageError(f"store: {url!r} has an invalid port") from None
+        raise UsageError(f"store: {shown!r} has an invalid port") from None
     try:
         options = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError:
-        raise UsageError(f"store: {url!r} has an unreadable query string") from None
+        raise UsageError(f"store: {shown!r} has an unreadable query string") from None
     unknown = sorted(set(options) - {"schema", "connect_timeout"})
     if unknown:
         raise UsageError(f"store: unknown PostgreSQL URL option {unknown[0]!r} (use schema, connect_timeout)")
@@ -139,7 +144,7 @@ class CopyingRecorder(PostgresAggregateRecorder):
 class PostgresStore(RecordedStore):
     _originator = LOG_ORIGINATOR_ID
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         target = parse_postgres_url(url)
         self.target = target
         # The schema name is checked against [a-z_][a-z0-9_]{0,62}: safe to quote as is.
@@ -149,12 +154,18 @@ class PostgresStore(RecordedStore):
             conninfo = make_conninfo("", **_connect_kwargs(target), connect_timeout=target.connect_timeout_s)
             probe = psycopg.connect(conninfo, autocommit=True)
         except psycopg.Error as error:
-            raise StoreUnavailable(f"store: cannot reach PostgreSQL {target.display}: {_first_line(error)}") from error
+            raise StoreUnavailable(
+                f"store: cannot reach PostgreSQL {target.display}: {_first_line(error, target.password)}"
+            ) from error
         try:
             with probe:
-                self._datastore, recorder, checkpoints = _prepare(probe, target)
+                if not create and not _holds_log(probe, target):
+                    raise NoLedger(f"store: no ledger at {target.display} (read commands create none)")
+                self._datastore, recorder, checkpoints = _prepare(probe, target, create=create)
         except (psycopg.Error, PersistenceError) as error:
-            raise StoreUnavailable(f"store: cannot open PostgreSQL {target.display}: {_first_line(error)}") from error
+            raise StoreUnavailable(
+                f"store: cannot open PostgreSQL {target.display}: {_first_line(error, target.password)}"
+            ) from error
         super().__init__(url, recorder, display=target.display, checkpoints=checkpoints)
         self._side = _side_tables(target.schema)
 
@@ -188,8 +199,13 @@ class PostgresStore(RecordedStore):
 
     def _store_error(self, action: str, error: Exception) -> StoreError:
         if isinstance(error, PersistenceError) and "timeout" in str(error).lower():
-            return StoreUnavailable(f"store {self.display}: {action} failed: server unreachable ({_first_line(error)})")
-        return super()._store_error(action, error)
+            return StoreUnavailable(
+                f"store {self.display}: {action} failed: server unreachable ({_first_line(error, self.target.password)})"
+            )
+        found = super()._store_error(action, error)
+        if self.target.password and self.target.password in found.message:
+            return type(found)(found.message.replace(self.target.password, "***"))
+        return found
 
 
 def _side_tables(schema: str) -> SideTables:
@@ -231,13 +247,25 @@ def _connect_kwargs(target: PostgresTarget) -> dict[str, str | int]:
     return {key: value for key, value in kwargs.items() if value != ""}
 
 
+def _holds_log(probe: psycopg.Connection[object], target: PostgresTarget) -> bool:
+    """Whether the schema already holds the log table (asked without creating anything)."""
+    row = probe.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+        (target.schema, EVENTS_TABLE),
+    ).fetchone()
+    return row is not None
+
+
 def _prepare(
-    probe: psycopg.Connection[object], target: PostgresTarget
+    probe: psycopg.Connection[object], target: PostgresTarget, *, create: bool = True
 ) -> tuple[PostgresDatastore, CopyingRecorder, PostgresAggregateRecorder]:
-    """Create schema, type and table once, serialised across processes by an advisory lock."""
+    """Create schema, type and table once, serialised across processes by an advisory lock.
+
+    ``create=False`` (read commands) runs no DDL at all, so a role with only
+    ``USAGE`` on the schema and ``SELECT`` on its tables can read the ledger."""
     lock_key = int.from_bytes(hashlib.sha256(f"supernova-ledger:{target.schema}".encode()).digest()[:8], "big", signed=True)
     probe.execute("SELECT pg_advisory_lock(%s)", (lock_key,))
-    if target.schema != "public":
+    if create and target.schema != "public":
         probe.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(target.schema)))
     datastore = PostgresDatastore(
         dbname=target.dbname,
@@ -256,10 +284,11 @@ def _prepare(
         pool_kwargs["connect_timeout"] = target.connect_timeout_s
     try:
         recorder = CopyingRecorder(datastore, events_table_name=EVENTS_TABLE)
-        recorder.create_table()
         checkpoints = PostgresAggregateRecorder(datastore, events_table_name=CHECKPOINTS_TABLE)
-        checkpoints.create_table()
-        _create_side_tables(probe, target.schema)
+        if create:
+            recorder.create_table()
+            checkpoints.create_table()
+            _create_side_tables(probe, target.schema)
     except BaseException:
         datastore.close()
         raise
@@ -267,6 +296,8 @@ def _prepare(
     return datastore, recorder, checkpoints
 
 
-def _first_line(error: BaseException) -> str:
+def _first_line(error: BaseException, password: str = "") -> str:
+    """The first line of a driver's message, the password (should the driver quote it) masked."""
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line.replace(password, "***") if password else line

@@ -175,12 +175,19 @@ def legacy_row_state(record: LogRecord) -> bytes:
     return record.head.encode("ascii") + record.event
 
 
-def decode_row(version: int, topic: str, state: bytes) -> list[LogRecord]:
+def _row_bytes(version: int, state: object) -> bytes:
+    if not isinstance(state, (bytes, bytearray, memoryview)):
+        raise CorruptLog(f"position {version}: stored row is {type(state).__name__}, not bytes")
+    return bytes(state)
+
+
+def decode_row(version: int, topic: str, state: object) -> list[LogRecord]:
     """The records one stored row holds, in order; :class:`CorruptLog` naming the
     row's first position when it cannot be read as a whole.
 
     Damage *inside* an event or a head still decodes (to something that cannot
     match the chain): ``verify``, not the store, names where the log was altered."""
+    state = _row_bytes(version, state)
     if topic == BATCH_TOPIC:
         try:
             records = _decoder.decode(memoryview(state)[HEADER_BYTES:])
@@ -198,8 +205,9 @@ def decode_row(version: int, topic: str, state: bytes) -> list[LogRecord]:
     raise CorruptLog(f"position {version}: unknown record format {topic!r}")
 
 
-def row_end(version: int, topic: str, header: bytes) -> tuple[int, str]:
+def row_end(version: int, topic: str, header: object) -> tuple[int, str]:
     """``(last position, head)`` of a row from its first :data:`HEADER_BYTES` bytes."""
+    header = _row_bytes(version, header)
     head = header[:HEAD_HEX_CHARS].decode("ascii", errors="replace")
     if topic == BATCH_TOPIC:
         try:
@@ -266,6 +274,10 @@ class RecordedStore(LogStore):
         )
         self._sql_checkpoint_prune = self._statement(
             f"DELETE FROM {c} WHERE originator_id = %s AND originator_version < %s"
+        )
+        self._sql_checkpoint_after = self._statement(
+            f"SELECT originator_version, topic, state FROM {c} WHERE originator_id = %s AND originator_version > %s"
+            " ORDER BY originator_version LIMIT 1"
         )
         self._sql_checkpoint_newest = self._statement(
             f"SELECT originator_version, topic, state FROM {c} WHERE originator_id = %s"
@@ -423,7 +435,7 @@ class RecordedStore(LogStore):
                 cursor.execute(self._sql_range, (self._originator, low, high))
                 rows = cursor.fetchall()
             for version, topic, state in rows:
-                records = decode_row(version, topic, bytes(state))
+                records = decode_row(version, topic, state)
                 if records[0].position >= start and (stop is None or records[-1].position <= stop):
                     yield from records
                 else:
@@ -450,7 +462,7 @@ class RecordedStore(LogStore):
             row = cursor.fetchone()
         if row is None:
             return None
-        for record in decode_row(row[0], row[1], bytes(row[2])):
+        for record in decode_row(row[0], row[1], row[2]):
             if record.position == position:
                 return record
         return None
@@ -463,7 +475,7 @@ class RecordedStore(LogStore):
             row = cursor.fetchone()
         if row is None:
             return None
-        end, head = row_end(row[0], row[1], bytes(row[2]))
+        end, head = row_end(row[0], row[1], row[2])
         if end == position:
             return head  # the batch's header: no need to decode the batch
         return super().head_at(position)
@@ -485,9 +497,24 @@ class RecordedStore(LogStore):
         with self._reading("read checkpoint") as cursor:
             cursor.execute(self._sql_checkpoint_newest, (self._originator,))
             row = cursor.fetchone()
-        if row is None or row[1] != CHECKPOINT_TOPIC:
+        if row is None or row[1] != CHECKPOINT_TOPIC or not isinstance(row[2], (bytes, bytearray, memoryview)):
             return None
         return int(row[0]), bytes(row[2])
+
+    def checkpoints(self) -> Iterator[tuple[int, bytes]]:
+        self._ensure_open()
+        if self._checkpoints is None:
+            return
+        after = 0
+        while True:
+            with self._reading("read checkpoints") as cursor:
+                cursor.execute(self._sql_checkpoint_after, (self._originator, after))
+                row = cursor.fetchone()
+            if row is None:
+                return
+            after = int(row[0])
+            if row[1] == CHECKPOINT_TOPIC and isinstance(row[2], (bytes, bytearray, memoryview)):
+                yield after, bytes(row[2])
 
     def close(self) -> None:
         if not self._closed:
@@ -501,7 +528,7 @@ class RecordedStore(LogStore):
         row = cursor.fetchone()
         if row is None:
             return 0, GENESIS_HEAD
-        return row_end(row[0], row[1], bytes(row[2]))
+        return row_end(row[0], row[1], row[2])
 
     def _insert_row(self, cursor: Cursor, version: int, state: bytes, what: str) -> None:
         """Insert one batch row; a clash on the primary key is a :class:`ConcurrencyConflict`."""

@@ -26,7 +26,8 @@ from eventsourcing.sqlite import (
     SQLiteDatastore,
 )
 
-from ..errors import StoreError, StoreUnavailable, UsageError
+from ..errors import NoLedger, StoreError, StoreUnavailable, UsageError
+from .base import redact_url
 from .recorded import (
     BALANCES_TABLE,
     JOURNAL_TABLE,
@@ -69,7 +70,7 @@ LOCK_TIMEOUT_S: Final = 15
 def sqlite_path(url: str) -> str:
     """The file a ``sqlite:///PATH`` URL names, as given (maybe relative)."""
     if not url.startswith(URL_PREFIX):
-        raise UsageError(f"store: {url!r} is not a sqlite:///PATH URL")
+        raise UsageError(f"store: {redact_url(url)!r} is not a sqlite:///PATH URL")
     path = url[len(URL_PREFIX) :]
     if not path:
         raise UsageError(f"store: {url!r} names no file (sqlite:///PATH)")
@@ -94,25 +95,43 @@ class _Datastore(SQLiteDatastore):
         self.pool = _DurablePool(db_name=path, lock_timeout=LOCK_TIMEOUT_S)
 
 
+def _read_only_uri(path: str) -> str:
+    return f"file:{pathname2url(path)}?mode=ro"
+
+
 class SQLiteStore(RecordedStore):
+    """``create=False`` (read commands): refuse (:class:`NoLedger`) a file that
+    does not exist or holds no log, and create no table. The file is opened
+    read-only when this process may not write it (a store shared with another
+    user); otherwise read-write, so that SQLite removes its ``-wal``/``-shm``
+    files when the last connection closes (a read-only connection cannot)."""
+
     _events_table = EVENTS_TABLE
     _checkpoints_table = CHECKPOINTS_TABLE
     _originator = LOG_ORIGINATOR_ID.hex  # eventsourcing's SQLite layout: the hex, no dashes
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         path = sqlite_path(url)
         self.path = os.path.abspath(path)
         _check_openable(path, self.path)
         existed = os.path.exists(self.path)
-        datastore = _Datastore(self.path)
+        if not create:
+            _check_holds_log(path, self.path)
+        read_only = not create and not os.access(self.path, os.W_OK)
+        datastore = _Datastore(_read_only_uri(self.path) if read_only else self.path)
         recorder = SQLiteAggregateRecorder(datastore, events_table_name=EVENTS_TABLE)
         checkpoints = SQLiteAggregateRecorder(datastore, events_table_name=CHECKPOINTS_TABLE)
         try:
-            recorder.create_table()
-            checkpoints.create_table()
-            with datastore.transaction(commit=True) as cursor:
-                for statement in _CREATE_SIDE_TABLES:
-                    cursor.execute(statement)
+            if create:
+                recorder.create_table()
+                checkpoints.create_table()
+            else:
+                with datastore.transaction(commit=False) as cursor:
+                    cursor.execute(f"SELECT 1 FROM {EVENTS_TABLE} LIMIT 1")
+            if not read_only:  # the side tables join an existing log too (a store from before them)
+                with datastore.transaction(commit=True) as cursor:
+                    for statement in _CREATE_SIDE_TABLES:
+                        cursor.execute(statement)
             if not datastore.pool.is_journal_mode_wal:
                 raise StoreError("WAL journal mode could not be set")
         except (sqlite3.Error, PersistenceError, StoreError) as error:
@@ -176,6 +195,21 @@ def _check_openable(path: str, absolute: str) -> None:
         raise StoreUnavailable(f"store: cannot open SQLite database {path}: no directory {directory}")
     if not os.path.exists(absolute) and not os.access(directory, os.W_OK):
         raise StoreUnavailable(f"store: cannot open SQLite database {path}: directory {directory} is not writable")
+
+
+def _check_holds_log(path: str, absolute: str) -> None:
+    """Raise NoLedger unless ``absolute`` is an SQLite file holding the log table (reads only)."""
+    if not os.path.exists(absolute):
+        raise NoLedger(f"store: no ledger at {path} (no such file; read commands create none)")
+    try:
+        with contextlib.closing(sqlite3.connect(_read_only_uri(absolute), uri=True)) as db:
+            found = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (EVENTS_TABLE,)
+            ).fetchone()
+    except sqlite3.Error as error:
+        raise StoreUnavailable(f"store: cannot open SQLite database {path}: {_first_line(error)}") from error
+    if found is None:
+        raise NoLedger(f"store: no ledger at {path} (the file holds no {EVENTS_TABLE} table)")
 
 
 def _is_lock_error(error: BaseException) -> bool:
