@@ -26,7 +26,7 @@ from .domain.book import GENESIS_HEAD, Book, Outcome, chain
 from .domain.postings import Posting
 from .domain.report import build_report, daily_gmv, with_digest
 from .domain.snapshot import CheckpointError, restore, seal, snapshot, unseal
-from .errors import ConcurrencyConflict, CorruptLog, UsageError
+from .errors import ConcurrencyConflict, CorruptLog, StoreError, UsageError
 from .events import DecodeFailure, Event, coerce_event, decode_stored, readable_fields
 from .results import Balances, DayFigures, Explanation, Report, Statement
 from .store import LogRecord, LogStore, open_store
@@ -453,7 +453,10 @@ class Ledger:
         """The log head, one promoter's balances and postings from the store's tables,
         or None when they cannot answer soundly (see :mod:`.balances`)."""
         self._ensure_open()
-        return balances.promoter_accounts(self._store, promoter_id, self._table_key)
+        try:
+            return balances.promoter_accounts(self._store, promoter_id, self._table_key)
+        except StoreError:  # e.g. a read-only store from before the tables: replay instead
+            return None
 
     def _postings_until(
         self, until: int | None, keep: Callable[[Posting], bool] | None
@@ -482,7 +485,10 @@ class Ledger:
         instead of restoring and folding the whole state."""
         self._ensure_open()
         if self._loaded is None:
-            found = balances.lookup(self._store, promoter_id, self._table_key)
+            try:
+                found = balances.lookup(self._store, promoter_id, self._table_key)
+            except StoreError:  # e.g. a read-only store from before the tables: fold instead
+                found = balances.UNKNOWN
             if not isinstance(found, balances.Unknown):
                 return None if found is None else Balances(**found)
         self._catch_up()

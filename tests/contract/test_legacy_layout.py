@@ -157,3 +157,23 @@ def test_migrate_writes_only_into_an_empty_store(legacy_url: str, tmp_path: Path
     assert result.returncode == 2
     assert "not empty" in result.stderr
     assert run_cli("migrate", "--to", legacy_url, store=legacy_url).returncode == 2
+
+
+def test_a_0_1_0_file_without_the_newer_tables_answers_balance_and_explain_by_folding(tmp_path: Path) -> None:
+    """As 0.1.0 left it: only its two tables (a read-only open creates none)."""
+    records, report = _reference()
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        for table in ("stored_events", "checkpoints"):
+            db.execute(f"CREATE TABLE {table} (originator_id TEXT, originator_version INTEGER, topic TEXT, "
+                       "state BLOB, PRIMARY KEY (originator_id, originator_version)) WITHOUT ROWID")
+        db.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)",
+                       [(LOG_ORIGINATOR_ID.hex, r.position, RECORD_TOPIC, legacy_row_state(r)) for r in records])
+    path.chmod(0o444)
+    try:
+        with Ledger.open(f"sqlite:///{path}", create=False) as ledger:
+            assert ledger.balance("p1") is not None
+            assert ledger.explain("p1")["promoter_id"] == "p1"
+            assert ledger.report() == report
+    finally:
+        path.chmod(0o644)
