@@ -179,7 +179,9 @@ def _parser() -> argparse.ArgumentParser:
                             help='table: one line for people; json: {"ok","events","log_head","problem"}')
     quiet(verify_cmd)
     migrate = command("migrate", "copy the log into a new, empty store (current layout); verify both")
-    migrate.add_argument("--to", metavar="URL", required=True, help="the empty store to write")
+    migrate.add_argument("--to", metavar="URL", required=True, help="the empty store to write (required)")
+    migrate.add_argument("--batch", type=_positive_batch, default=None, metavar="N",
+                         help="records per stored row in the new store (default: 5000)")
 
     explain = command("explain", "every posting of one promoter, with its balances (SPEC §8.2)")
     explain.add_argument("promoter", metavar="PROMOTER", help="the promoter's id")
@@ -690,6 +692,14 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_VERIFY_FAILED
 
 
+def _positive_batch(text: str) -> int:
+    from .store.base import MAX_APPEND_BATCH
+
+    if not text.isdigit() or not 1 <= int(text) <= MAX_APPEND_BATCH:
+        raise argparse.ArgumentTypeError(f"must be 1–{MAX_APPEND_BATCH}, got {text!r}")
+    return int(text)
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from .migrate import migrate
 
@@ -698,7 +708,7 @@ def _migrate(args: argparse.Namespace) -> int:
         raise _Usage("migrate: --to must name another store than --store")
     with open_store(source_url) as source, open_store(target_url) as target:
         try:
-            result = migrate(source, target)
+            result = migrate(source, target) if args.batch is None else migrate(source, target, batch=args.batch)
         except CorruptLog as exc:
             print(f"{PROG}: migrate FAILED: {exc.message}", file=sys.stderr)
             return EXIT_VERIFY_FAILED

@@ -177,3 +177,14 @@ def test_a_0_1_0_file_without_the_newer_tables_answers_balance_and_explain_by_fo
             assert ledger.report() == report
     finally:
         path.chmod(0o644)
+
+
+def test_migrate_batch_sets_the_records_per_row(legacy_url: str, tmp_path: Path) -> None:
+    records, report = _reference()
+    target = f"sqlite:///{tmp_path / 'rows.db'}"
+    assert run_cli("migrate", "--to", target, "--batch", "40", store=legacy_url).returncode == 0
+    rows = _rows(target)
+    assert [version for version, _, _ in rows] == list(range(1, len(records) + 1, 40))
+    with Ledger.open(target) as ledger:
+        assert ledger.report() == report
+    assert run_cli("migrate", "--to", f"sqlite:///{tmp_path / 'x.db'}", "--batch", "0", store=legacy_url).returncode == 2
