@@ -8,16 +8,17 @@ into a fresh schema of ``$SUPERNOVA_TEST_POSTGRES``. Measured, each from the
 same PostgreSQL log:
 
 - ``replay``: the single-process path: read the log, fold every event, build the report;
-- ``decide``: the decider: the same fold, plus deriving and storing every decision;
+- ``decide``: the decider: the same fold, plus storing every decision (its postings and facts);
 - ``workers N``: N shard workers (OS processes, start-up included) building their views from the
   stored decisions, all at once on this machine;
 - ``slowest shard of N``: the same views rebuilt one shard at a time in this process; the slowest
   shard's time is the workers' wall time given N free cores;
 - ``query N``: one ``query_report`` merging the N shards;
-- ``export``: ``export_parquet`` (fold + decisions + Parquet files);
+- ``export``: ``export_parquet`` (fold + postings and fact tables as Parquet files);
 - ``dask``: ``replay_report`` on a ``LocalCluster`` (2 threads; then 2 worker processes).
 
-Rates are accepted events per second of wall time. Prints a Markdown table
+Rates are accepted events per second of wall time; ``× replay`` is each step's time over the
+single-process replay's in the same run (compare runs, and versions, by it). Prints a Markdown table
 and writes ``benchmarks/out/scale-throughput.json``. The schema is dropped at the end.
 """
 
@@ -135,9 +136,12 @@ def main() -> int:
               lambda: projection_export(url, parquet_dir))
         dask_replays(parquet_dir, results, events, expected["digest"])
         print("\nall digests equal:", expected["digest"])
-        print("\n| step | seconds | events/s |\n|---|---:|---:|")
+        replay_s = results[0]["seconds"]  # the baseline of this run: compare runs by these ratios
         for row in results:
-            print(f"| {row['step']} | {row['seconds']:.2f} | {row['events_per_s']:,} |")
+            row["ratio_to_replay"] = round(row["seconds"] / replay_s, 3)
+        print("\n| step | seconds | events/s | × replay |\n|---|---:|---:|---:|")
+        for row in results:
+            print(f"| {row['step']} | {row['seconds']:.2f} | {row['events_per_s']:,} | {row['ratio_to_replay']:.2f} |")
         OUT.mkdir(exist_ok=True)
         (OUT / "scale-throughput.json").write_text(json.dumps({
             "events": events, "lines": len(lines), "promoters": args.promoters, "days": args.days, "seed": SEED,

@@ -200,3 +200,87 @@ def malformed_lines() -> st.SearchStrategy[bytes]:
             max_leaves=8,
         ).map(lambda value: json.dumps(value).encode()),
     )
+
+
+
+#: Months a ``PeriodClosed`` of a generated log may name (the logs' timestamps span Nov–Dec 2026).
+CLOSABLE_MONTHS = ["2026-10", "2026-11", "2026-12", "2027-01"]
+_ENROLLED = ["A", "B", "C", "D"]  # the prelude's promoters
+
+_MONEY: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "OrderPlaced": st.fixed_dictionaries({
+        "order_id": st.sampled_from(ORDERS), "customer_id": _person(),
+        "promoter_id": _maybe(st.sampled_from(_ENROLLED)), "group_id": _maybe(st.sampled_from(["g1", "g2"])),
+        "lines": _order_lines,
+    }),
+    "OrderCompleted": _BODIES["OrderCompleted"],
+    "OrderRefunded": _BODIES["OrderRefunded"],
+    "SettlementRun": _BODIES["SettlementRun"],
+    "PayoutRequested": st.fixed_dictionaries({
+        "payout_id": st.sampled_from(PAYOUTS), "promoter_id": st.sampled_from(_ENROLLED),
+        "amount_fen": st.integers(1, 5_000),
+    }),
+    "PayoutSettled": _BODIES["PayoutSettled"],
+    "PayoutFailed": _BODIES["PayoutFailed"],
+    "PeriodClosed": st.fixed_dictionaries({"period": st.sampled_from(CLOSABLE_MONTHS)}),
+    "PromoterSuspended": st.fixed_dictionaries({"promoter_id": st.sampled_from(_ENROLLED), "reason": st.just("")}),
+    "PromoterReinstated": st.fixed_dictionaries({"promoter_id": st.sampled_from(_ENROLLED)}),
+    "RulesAdopted": _BODIES["RulesAdopted"],
+}
+_MONEY_WEIGHTS = {
+    "OrderPlaced": 6, "OrderCompleted": 4, "OrderRefunded": 3, "SettlementRun": 3, "PayoutRequested": 3,
+    "PayoutSettled": 1, "PayoutFailed": 1, "PeriodClosed": 2, "PromoterSuspended": 1, "PromoterReinstated": 1,
+    "RulesAdopted": 1,
+}
+_MONEY_TYPES = [name for name, weight in _MONEY_WEIGHTS.items() for _ in range(weight)]
+
+
+def _shanghai(seconds: int) -> str:
+    """``2026-11-24T00:00:00+08:00`` plus ``seconds``, in +08:00."""
+    from datetime import datetime, timedelta, timezone
+
+    moment = datetime(2026, 11, 24, tzinfo=timezone(timedelta(hours=8))) + timedelta(seconds=seconds)
+    return moment.isoformat()
+
+
+@st.composite
+def money_logs(draw: st.DrawFn, max_size: int = 40) -> list[dict[str, Any]]:
+    """The prelude's programme under quick rules (settle after 0–2 days, small minimum payout),
+    then mostly money: orders through its promoters, completions, settlements, refunds before and
+    after settlement, payouts, suspensions and rule changes, on a clock that moves forward from
+    2026-11-24 (+08:00) by up to three days an event; a third of the events are back-dated by up to
+    three weeks, and ``PeriodClosed`` mostly closes the month before the clock's (so back-dated
+    events get booked into the first open month)."""
+    rules = {"settle_after_days": draw(st.integers(0, 2)), "min_payout_fen": draw(st.integers(1, 500))}
+    log = [{"type": "RulesAdopted", "id": "pre0", "at": "2026-11-09T08:00:00+08:00", "rules": rules}, *_prelude()]
+    clock = 0
+    for number in range(draw(st.integers(min(8, max_size), max_size))):
+        clock += draw(st.integers(0, 3 * 86_400))
+        at = clock - draw(st.integers(0, 21 * 86_400)) if draw(st.integers(0, 2)) == 0 else clock
+        kind = draw(st.sampled_from(_MONEY_TYPES))
+        body = draw(_MONEY[kind])
+        if kind == "PeriodClosed" and draw(st.integers(0, 3)):
+            month = _shanghai(at)[:7]
+            body["period"] = f"{month[:4]}-{int(month[5:]) - 1:02d}" if month[5:] != "01" else f"{int(month[:4]) - 1}-12"
+        if kind == "SettlementRun":
+            body["as_of"] = _shanghai(at)
+        log.append({"type": kind, "id": f"m{number}", "at": _shanghai(at), **body})
+    return log
+
+
+@st.composite
+def logs_with_closings(draw: st.DrawFn, max_size: int = 60, max_closings: int = 4) -> list[dict[str, Any]]:
+    """:func:`event_logs` with up to ``max_closings`` ``PeriodClosed`` events put in anywhere
+    (many refused: month not ended, already closed), so that postings get booked into later months."""
+    log = draw(event_logs(max_size=max_size))
+    closings = draw(st.lists(
+        st.tuples(st.integers(0, len(log)), st.sampled_from(CLOSABLE_MONTHS), timestamps()), max_size=max_closings,
+    ))
+    for number, (index, period, at) in enumerate(sorted(closings, key=lambda closing: -closing[0])):
+        log.insert(index, {"type": "PeriodClosed", "id": f"close{number}", "at": at, "period": period})
+    return log
+
+
+def ledger_logs() -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Random logs of both kinds: anything (:func:`logs_with_closings`) and mostly money (:func:`money_logs`)."""
+    return st.one_of(money_logs(), logs_with_closings())

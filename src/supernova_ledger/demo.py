@@ -150,7 +150,11 @@ def _already_there(store_url: str, position: int) -> str:
 def _surprises(
     sim: Simulation, counts: Counter[str], rejected: dict[str, int], ledger_balances: dict[str, Any]
 ) -> list[str]:
-    """Where the ledger disagrees with the simulation's own books (there should be nowhere)."""
+    """Where the ledger disagrees with the simulation (there should be nowhere).
+
+    The simulation folds each event through the domain as it sends it; the
+    ledger folds what its store holds, after batching and storing: the same
+    fold, two paths, compared outcome by outcome and balance by balance."""
     problems = []
     if rejected != sim.rejections_by_code():
         problems.append(f"rejections {rejected} differ from the deliberate ones {sim.rejections_by_code()}")
@@ -160,6 +164,6 @@ def _surprises(
         entry = ledger_balances.get(promoter_id, {})
         differing = sorted(k for k, v in books.items() if entry.get(k) != v)
         if differing:
-            problems.append(f"promoter {promoter_id}: {', '.join(differing)} differ from the simulation's books")
+            problems.append(f"promoter {promoter_id}: {', '.join(differing)} differ from the simulation's fold")
             break
     return problems

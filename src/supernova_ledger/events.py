@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Final, Literal, TypeAlias, Union
 
 import msgspec
+import msgspec.inspect
 from msgspec import Meta, Struct
 from msgspec.structs import force_setattr
 
@@ -86,8 +87,37 @@ _MIN_INSTANT: Final = datetime(1, 1, 2, tzinfo=timezone.utc)
 _MAX_INSTANT: Final = datetime(9999, 12, 31, tzinfo=timezone.utc)
 
 
+#: local minute + offset (``text[:16] + "Z"`` or ``+ "+08:00"``) -> its UTC minute ``YYYY-MM-DDTHH:MM``,
+#: for minutes already validated once (offsets are whole minutes: the seconds never change the minute).
+_UTC_MINUTES: dict[str, str] = {}
+_UTC_MINUTES_MAX: Final = 100_000
+
+
 def _canonical_timestamp(field: str, text: str) -> str:
-    """Validate an RFC 3339 timestamp (shape checked by the pattern) and return its UTC form."""
+    """Validate an RFC 3339 timestamp (shape checked by the pattern) and return its UTC form.
+
+    Fast path: a minute seen before needs only its seconds checked (the pattern
+    has checked the shape, and the range ends are whole minutes); the answer
+    is the same as :func:`_canonical_timestamp_exact`'s (a test compares them)."""
+    if text[-1] == "Z":
+        key = text[:16] + "Z"
+        rest = text[16:-1]
+    else:
+        key = text[:16] + text[-6:]
+        rest = text[16:-6]
+    minute = _UTC_MINUTES.get(key)
+    if minute is None or rest[1:3] > "59":
+        return _canonical_timestamp_exact(field, text, key)
+    if len(rest) == 3:  # ":SS"
+        return minute + rest + "Z"
+    fraction = rest[4:]
+    if fraction.count("0") == len(fraction):
+        return minute + rest[:3] + "Z"
+    return minute + rest[:4] + fraction + "0" * (6 - len(fraction)) + "Z"
+
+
+def _canonical_timestamp_exact(field: str, text: str, key: str | None = None) -> str:
+    """:func:`_canonical_timestamp` by ``datetime`` (and, with ``key``, learn the minute)."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -95,13 +125,35 @@ def _canonical_timestamp(field: str, text: str) -> str:
     if not _MIN_INSTANT <= moment < _MAX_INSTANT:
         raise ValueError(f"{field}: {text!r} is outside 0001-01-02..9999-12-30 UTC")
     if text[-1] == "Z" and (len(text) == 20 or (len(text) == 27 and moment.microsecond)):
-        return text  # already canonical: UTC, and six fraction digits only when non-zero
-    # isoformat gives four-digit years and exactly six fraction digits when non-zero.
-    return moment.astimezone(timezone.utc).isoformat()[:-6] + "Z"
+        answer = text  # already canonical: UTC, and six fraction digits only when non-zero
+    else:
+        # isoformat gives four-digit years and exactly six fraction digits when non-zero.
+        answer = moment.astimezone(timezone.utc).isoformat()[:-6] + "Z"
+    if key is not None:
+        if len(_UTC_MINUTES) >= _UTC_MINUTES_MAX:
+            _UTC_MINUTES.clear()
+        _UTC_MINUTES[key] = answer[:16]
+    return answer
+
+
+_MINUTE_US: dict[str, int] = {}
 
 
 def timestamp_us(text: str) -> int:
-    """Microseconds since the Unix epoch of a (canonical) timestamp."""
+    """Microseconds since the Unix epoch of a (canonical) timestamp.
+
+    Canonical timestamps (``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``) are computed from
+    a per-minute cache; anything else through ``datetime``."""
+    size = len(text)
+    if (size == 20 or size == 27) and text[-1] == "Z":
+        minute = _MINUTE_US.get(text[:16])
+        if minute is None:
+            if len(_MINUTE_US) >= _UTC_MINUTES_MAX:
+                _MINUTE_US.clear()
+            minute = _MINUTE_US[text[:16]] = (datetime.fromisoformat(text[:16] + ":00+00:00") - _EPOCH) // _ONE_US
+        if size == 20:
+            return minute + int(text[17:19]) * 1_000_000
+        return minute + int(text[17:19]) * 1_000_000 + int(text[20:26])
     return (datetime.fromisoformat(text) - _EPOCH) // _ONE_US
 
 
@@ -449,6 +501,40 @@ _LINE_NAMES: Final = {
 }
 
 
+def _quote_plan(cls: type[_Event]) -> tuple[int, int, tuple[str, ...]] | None:
+    """How many ``"`` an event of ``cls`` holds at the least: (fixed, per line, optional str fields).
+
+    Without backslashes every JSON string is two quotes. A decoded event has
+    each required member once at least (member name: 2, string value: 2 more)
+    and each optional one (``str | None``, default None) at most once unless
+    repeated; so a quote count equal to the least possible for the decoded
+    values proves no member name is repeated. None: no plan (scan instead)."""
+    fixed, optional = 4, []  # "type":"Name"
+    per_line = 0
+    for field in msgspec.inspect.type_info(cls).fields:  # type: ignore[attr-defined]
+        kind = type(field.type).__name__
+        if not field.required:
+            members = getattr(field.type, "types", ())
+            if field.default is not None or sorted(type(t).__name__ for t in members) != ["NoneType", "StrType"]:
+                return None
+            optional.append(field.name)
+        elif kind in ("StrType", "LiteralType"):
+            fixed += 4
+        elif kind == "IntType":
+            fixed += 2
+        elif kind == "VarTupleType" and field.name == "lines":
+            fixed += 2
+            line_cls = field.type.item_type.cls
+            for line_field in msgspec.inspect.type_info(line_cls).fields:  # type: ignore[attr-defined]
+                line_kind = type(line_field.type).__name__
+                if not line_field.required or line_kind not in ("StrType", "IntType"):
+                    return None
+                per_line += 4 if line_kind == "StrType" else 2
+        else:
+            return None
+    return fixed, per_line, tuple(optional)
+
+
 def _may_repeat_names(data: bytes, event: Event) -> bool:
     """A cheap test that can only err towards "maybe": JSON with a member name twice.
 
@@ -456,6 +542,17 @@ def _may_repeat_names(data: bytes, event: Event) -> bool:
     depends on which copy a parser keeps is ambiguous, so it is refused."""
     if b"\\u" in data or isinstance(event, RulesAdopted):
         return True
+    plan = _QUOTE_PLANS.get(type(event))
+    if plan is not None and b"\\" not in data:
+        fixed, per_line, optional = plan
+        least = fixed
+        if per_line:
+            least += per_line * len(event.lines)  # type: ignore[union-attr]
+        for optional_name in optional:
+            if getattr(event, optional_name) is not None:
+                least += 4
+        if data.count(b'"') == least:
+            return False
     for name in _TOP_NAMES[type(event)]:
         if data.count(name) > 1:
             return True
@@ -464,6 +561,9 @@ def _may_repeat_names(data: bytes, event: Event) -> bool:
         lines = len(event.lines)  # type: ignore[union-attr]
         return any(data.count(name) > lines for name in line_names)
     return False
+
+
+_QUOTE_PLANS: Final = {cls: plan for cls in EVENT_TYPES if (plan := _quote_plan(cls)) is not None}
 
 
 def _refuse_repeated_names(data: bytes) -> None:

@@ -88,8 +88,13 @@ def _fold(
     """Fold stored records into ``book``; ``sink`` receives each event's postings.
 
     ``freeze``: ``book`` is state that lives on (see :func:`paused_gc`)."""
-    with paused_gc(freeze=freeze):
-        _fold_records(book, records, sink)
+    keep = book.keep_postings
+    book.keep_postings = sink is not None  # nobody reads them: apply the movements only
+    try:
+        with paused_gc(freeze=freeze):
+            _fold_records(book, records, sink)
+    finally:
+        book.keep_postings = keep
 
 
 def _fold_records(book: Book, records: Iterator[LogRecord], sink: PostingSink | None) -> None:

@@ -24,9 +24,14 @@ What it simulates, per day of the period:
 - a mid-period ``RulesAdopted`` (switch to ``protected_binding``, new rates,
   no commission on self-purchases) and a few suspensions.
 
-The generator keeps exact books of what it generated (a small mirror of
-SPEC §3–§6), so every event it means to be accepted *is* accepted, and it
-knows each promoter's six balances (:meth:`Simulation.balances`).
+The generator keeps no books of its own: it folds every event it sends
+through the ledger's own fold (a :class:`~supernova_ledger.domain.book.Book`),
+reads from it what it needs (the rules in force, bindings, what is left to
+refund on an order, a promoter's available balance so that a payout request
+fits) and checks, event by event, that the fold gives the outcome it
+designed: every event it means to be accepted *is* accepted, or it raises
+:class:`~supernova_ledger.errors.InvariantViolation`. :meth:`Simulation.balances`
+gives each promoter's six balances as that fold has them.
 
 Deliberate bad input, a small fraction, so users see rejections handled;
 :attr:`Simulation.rejected_ids` maps each such event id to its code:
@@ -66,6 +71,11 @@ from datetime import date, datetime, timedelta
 from typing import IO, Any
 
 import msgspec
+
+from .domain.book import Book
+from .domain.state import LINE_PAID, LINE_REFUNDED
+from .errors import InvariantViolation
+from .events import coerce_event
 
 __all__ = [
     "DELIBERATE_REJECTION_CODES",
@@ -175,33 +185,6 @@ _FAIL_REASONS = ("银行卡信息有误", "收款账户已冻结", "实名信息
 
 
 @dataclass(slots=True)
-class _Rules:
-    """The part of the rule set the simulation's books depend on."""
-
-    level1_bps: int = 1000
-    level2_bps: int = 200
-    category_rates: dict[str, tuple[int, int]] = field(default_factory=dict)
-    protected_binding: bool = False
-    binding_days: int = 15
-    settle_after_days: int = 15
-    min_payout_fen: int = 1000
-    max_groups_per_owner: int = 10
-    max_group_members: int = 500
-    max_daily_pushes: int = 40
-    self_purchase_commission: bool = True
-
-    @classmethod
-    def from_json(cls, rules: dict[str, Any]) -> _Rules:
-        known = {k: v for k, v in rules.items() if k not in ("category_rates", "attribution", "timezone")}
-        r = cls(**known)
-        r.category_rates = {
-            cat: (rate["level1_bps"], rate["level2_bps"]) for cat, rate in rules.get("category_rates", {}).items()
-        }
-        r.protected_binding = rules.get("attribution", "last_touch") == "protected_binding"
-        return r
-
-
-@dataclass(slots=True)
 class _Promoter:
     id: str
     program: str
@@ -212,12 +195,6 @@ class _Promoter:
     qualified: bool = False
     suspended: bool = False
     open_groups: int = 0
-    pending_fen: int = 0
-    available_fen: int = 0
-    in_payout_fen: int = 0
-    paid_out_fen: int = 0
-    level1_fen: int = 0
-    level2_fen: int = 0
 
 
 @dataclass(slots=True)
@@ -232,38 +209,6 @@ class _Group:
     member_set: set[str] = field(default_factory=set)
     push_date: int = -1  # local date (days since 1970-01-01) of push_count
     push_count: int = 0
-
-
-@dataclass(slots=True)
-class _Line:
-    sku: str
-    paid_fen: int
-    refunded_fen: int
-    level1_bps: int
-    level2_bps: int
-
-
-@dataclass(slots=True)
-class _Order:
-    id: str
-    lines: list[_Line]
-    beneficiary1: str | None  # L1 if it earns on this order, else None
-    beneficiary2: str | None
-    completed_at: int = -1
-    settled: bool = False
-
-
-@dataclass(slots=True)
-class _Payout:
-    id: str
-    promoter: str
-    amount_fen: int
-
-
-def _commission(lines: list[_Line], level: int) -> int:
-    if level == 1:
-        return sum((ln.paid_fen - ln.refunded_fen) * ln.level1_bps // 10000 for ln in lines)
-    return sum((ln.paid_fen - ln.refunded_fen) * ln.level2_bps // 10000 for ln in lines)
 
 
 def _parse_start(start: str) -> datetime:
@@ -325,7 +270,8 @@ class Simulation:
 
         self._rng = random.Random(seed)
         self._random = self._rng.random
-        self._rules = _Rules()
+        #: The ledger's fold of every event sent so far: the only books the simulation keeps.
+        self._book = Book()
         self._heap: list[tuple[int, int, int, Any]] = []
         self._seq = 0
         self._out: list[Event] = []
@@ -341,10 +287,6 @@ class Simulation:
         self._groups: dict[str, _Group] = {}
         self._open_groups: list[str] = []
         self._customers: list[str] = []
-        self._bindings: dict[str, tuple[str, int]] = {}  # customer → (promoter, expires t)
-        self._orders: dict[str, _Order] = {}
-        self._unsettled: list[str] = []  # completed, not settled, in completion order
-        self._payouts: dict[str, _Payout] = {}
         self._skus = self._catalogue()
         self._tier_deck: list[int] = []
         self._category_table = tuple(i for i, c in enumerate(CATEGORIES) for _ in range(c[1]))
@@ -394,18 +336,8 @@ class Simulation:
                 out.clear()
 
     def balances(self) -> dict[str, dict[str, int]]:
-        """Each joined promoter's six balances (SPEC §6), as the books stand."""
-        return {
-            p.id: {
-                "pending_fen": p.pending_fen,
-                "available_fen": p.available_fen,
-                "in_payout_fen": p.in_payout_fen,
-                "paid_out_fen": p.paid_out_fen,
-                "level1_fen": p.level1_fen,
-                "level2_fen": p.level2_fen,
-            }
-            for p in (self._promoters[pid] for pid in self._joined)
-        }
+        """Each joined promoter's six balances (SPEC §6), as the fold of the events sent has them."""
+        return {pid: self._book.promoters[pid].balances() for pid in self._joined}
 
     def rejections_by_code(self) -> dict[str, int]:
         """Deliberate rejections so far, code → count, codes sorted."""
@@ -455,12 +387,25 @@ class Simulation:
         event_id = f"e{self._next_event:06d}"
         event: Event = {"type": kind, "id": event_id, "at": self._timestamp(t), **fields}
         self._out.append(event)
+        self._fold(event, "accepted" if rejected is None else rejected)
         if rejected is not None:
             self.rejected_ids[event_id] = rejected
         elif self._random() < 0.003:  # an at-least-once transport re-delivers it
-            self._out.append(dict(event))
+            again = dict(event)
+            self._out.append(again)
+            self._fold(again, "duplicate")
             self.redelivered += 1
         return event
+
+    def _fold(self, event: Event, designed: str) -> None:
+        """Fold ``event`` into the books; its outcome (status, or code when rejected) must be ``designed``."""
+        outcome, _ = self._book.submit(coerce_event(event))
+        found = outcome.code if outcome.status == "rejected" else outcome.status
+        if found != designed:
+            raise InvariantViolation(
+                f"simulation: event {event['id']} ({event['type']}) was {found} by the fold, "
+                f"designed {designed}: {outcome.message}"
+            )
 
     def _catalogue(self) -> list[list[tuple[str, int]]]:
         skus: list[list[tuple[str, int]]] = []
@@ -539,12 +484,12 @@ class Simulation:
 
     def _plan_group_day(self, day: int, group: _Group, promo: bool, *, spam: bool) -> None:
         if spam:
-            pushes = self._rules.max_daily_pushes + 1 + self._rand(2)
+            pushes = self._book.rules.max_daily_pushes + 1 + self._rand(2)
         elif promo:
             pushes = 20 + self._rand(21)
         else:
             pushes = self._rand(7)
-        for _ in range(min(pushes, self._rules.max_daily_pushes + 2)):
+        for _ in range(min(pushes, self._book.rules.max_daily_pushes + 2)):
             self._at(self._clock(day), _PUSH, (group.id, spam))
         size = len(group.members)
         for _ in range(self._count(max(0.0, (group.target_members - size) * 0.15))):
@@ -562,10 +507,10 @@ class Simulation:
             self._at(self._clock(day), _LINK_ORDER, promoter.id)
 
     def _plan_payouts(self, day: int) -> None:
-        floor_fen = max(self._rules.min_payout_fen, 2000)
+        floor_fen = max(self._book.rules.min_payout_fen, 2000)
+        promoters = self._book.promoters
         for promoter_id in self._joined:
-            promoter = self._promoters[promoter_id]
-            if promoter.available_fen >= floor_fen and self._chance(20):
+            if promoters[promoter_id].available_fen >= floor_fen and self._chance(20):
                 self._at(self._clock(day), _PAYOUT, promoter_id)
 
     # -------------------------------------------------------------- people
@@ -608,7 +553,7 @@ class Simulation:
         for k in range(count):
             self._at(opened_at, _OPEN, promoter_id)
             opened_at += self._rand(3 * _DAY_S)
-        if count == self._rules.max_groups_per_owner and self._chance(50):
+        if count == self._book.rules.max_groups_per_owner and self._chance(50):
             self._at(opened_at + _DAY_S, _BAD_OPEN, promoter_id)  # an 11th group
 
     def _suspend(self, t: int, _: None) -> None:
@@ -630,7 +575,7 @@ class Simulation:
 
     def _open(self, t: int, owner_id: str) -> None:
         owner = self._promoters[owner_id]
-        if owner.suspended or owner.open_groups >= self._rules.max_groups_per_owner:
+        if owner.suspended or owner.open_groups >= self._book.rules.max_groups_per_owner:
             return  # the owner gives up; nothing sent
         self._next_group += 1
         group = _Group(f"g{self._next_group:05d}", owner_id, owner.city, owner.tier,
@@ -662,7 +607,7 @@ class Simulation:
 
     def _member_join(self, t: int, group_id: str) -> None:
         group = self._groups[group_id]
-        if not group.open or len(group.members) >= self._rules.max_group_members:
+        if not group.open or len(group.members) >= self._book.rules.max_group_members:
             return
         customer = None
         if self._customers and self._chance(10):  # already a member elsewhere
@@ -677,7 +622,6 @@ class Simulation:
             inviter = group.owner
         group.members.append(customer)
         group.member_set.add(customer)
-        self._touch(customer, group.owner, t)
         self._emit(t, "MemberJoined", {"group_id": group_id, "customer_id": customer, "invited_by": inviter})
 
     def _member_leave(self, t: int, group_id: str) -> None:
@@ -698,7 +642,7 @@ class Simulation:
             group.push_date, group.push_count = today, 0
         category = self._skus[self._category_table[self._rand(len(self._category_table))]]
         fields = {"group_id": group_id, "sku": category[self._rand(len(category))][0]}
-        if group.push_count >= self._rules.max_daily_pushes:
+        if group.push_count >= self._book.rules.max_daily_pushes:
             if spam:
                 self._emit(t, "ProductPushed", fields, rejected="push_quota_exceeded")
             return
@@ -756,150 +700,78 @@ class Simulation:
             lines.append({"sku": sku, "category": CATEGORIES[c][0], "quantity": quantity, "paid_fen": paid})
         return lines
 
-    def _rates(self, category: str) -> tuple[int, int]:
-        rules = self._rules
-        return rules.category_rates.get(category, (rules.level1_bps, rules.level2_bps))
-
-    def _touch(self, customer: str, promoter: str, t: int) -> None:
-        bound = self._bindings.get(customer)
-        if bound is None or bound[1] <= t or bound[0] == promoter:
-            self._bindings[customer] = (promoter, t + self._rules.binding_days * _DAY_S)
-
     def _place(self, t: int, customer: str, link: str | None, group: _Group | None) -> None:
-        rules = self._rules
         link_promoter = link if link is not None else (group.owner if group is not None else None)
+        # Whom the fold will attribute the order to (SPEC §5), by the customer's binding as the
+        # books hold it, decides which programme's shopping habits the lines follow.
         level1 = link_promoter
-        if rules.protected_binding:
-            bound = self._bindings.get(customer)
-            if bound is not None and t < bound[1]:
+        book = self._book
+        if book.rules.attribution == "protected_binding":
+            bound = book.binding(customer)
+            if bound is not None and (self._epoch0 + t) * 1_000_000 < bound[1]:
                 level1 = bound[0]
         program = self._promoters[level1].program if level1 is not None else "fenxiang"
         line_fields = self._lines(program)
-        lines = [_Line(ln["sku"], ln["paid_fen"], 0, *self._rates(ln["category"])) for ln in line_fields]
-        beneficiary1 = beneficiary2 = None
-        if level1 is not None and (customer != level1 or rules.self_purchase_commission):
-            p1 = self._promoters[level1]
-            beneficiary1 = None if p1.suspended else level1
-            if p1.inviter is not None and not self._promoters[p1.inviter].suspended:
-                beneficiary2 = p1.inviter
         self._next_order += 1
-        order = _Order(f"o{self._next_order:07d}", lines, beneficiary1, beneficiary2)
-        self._orders[order.id] = order
-        if beneficiary1 is not None:
-            amount = _commission(lines, 1)
-            p = self._promoters[beneficiary1]
-            p.pending_fen += amount
-            p.level1_fen += amount
-        if beneficiary2 is not None:
-            amount = _commission(lines, 2)
-            p = self._promoters[beneficiary2]
-            p.pending_fen += amount
-            p.level2_fen += amount
-        if link_promoter is not None:
-            self._touch(customer, link_promoter, t)
+        order_id = f"o{self._next_order:07d}"
         self._emit(t, "OrderPlaced", {
-            "order_id": order.id, "customer_id": customer, "promoter_id": link,
+            "order_id": order_id, "customer_id": customer, "promoter_id": link,
             "group_id": group.id if group is not None else None, "lines": line_fields,
         })
         if self._chance(92):
-            self._at(t + 2 * _DAY_S + self._rand(4 * _DAY_S), _COMPLETE, order.id)
+            self._at(t + 2 * _DAY_S + self._rand(4 * _DAY_S), _COMPLETE, order_id)
         if self._chance(9):  # cancelled within two days, or returned within three weeks
             delay = self._rand(2 * _DAY_S) if self._chance(40) else 3 * _DAY_S + self._rand(18 * _DAY_S)
-            self._at(t + _HOUR_S + delay, _REFUND, order.id)
+            self._at(t + _HOUR_S + delay, _REFUND, order_id)
 
     def _complete(self, t: int, order_id: str) -> None:
-        order = self._orders[order_id]
-        if all(ln.refunded_fen == ln.paid_fen for ln in order.lines) and self._chance(90):
+        lines = self._book.orders[order_id].lines
+        if all(line[LINE_REFUNDED] == line[LINE_PAID] for line in lines) and self._chance(90):
             return  # cancelled before delivery
-        order.completed_at = t
-        self._unsettled.append(order_id)
         self._emit(t, "OrderCompleted", {"order_id": order_id})
 
     def _refund(self, t: int, order_id: str) -> None:
-        order = self._orders[order_id]
-        open_lines = [ln for ln in order.lines if ln.refunded_fen < ln.paid_fen]
+        order = self._book.orders[order_id]
+        left = [(sku, line[LINE_PAID] - line[LINE_REFUNDED]) for sku, line in zip(order.skus, order.lines)]
+        open_lines = [(sku, rest) for sku, rest in left if rest > 0]
         if not open_lines:
             return
         roll = self._rand(100)
         if roll < 40:  # the whole order
-            refunds = [(ln, ln.paid_fen - ln.refunded_fen) for ln in open_lines]
+            refunds = open_lines
         else:
-            line = open_lines[self._rand(len(open_lines))]
-            rest = line.paid_fen - line.refunded_fen
+            sku, rest = open_lines[self._rand(len(open_lines))]
             amount = rest if roll < 70 or rest < 2 else 1 + self._rand(rest - 1)  # one line, or part of it
-            refunds = [(line, amount)]
-        old1, old2 = _commission(order.lines, 1), _commission(order.lines, 2)
-        for line, amount in refunds:
-            line.refunded_fen += amount
-        self._claw_back(order, order.beneficiary1, old1 - _commission(order.lines, 1), 1)
-        self._claw_back(order, order.beneficiary2, old2 - _commission(order.lines, 2), 2)
+            refunds = [(sku, amount)]
         self._emit(t, "OrderRefunded", {
-            "order_id": order_id, "lines": [{"sku": ln.sku, "amount_fen": a} for ln, a in refunds],
+            "order_id": order_id, "lines": [{"sku": sku, "amount_fen": amount} for sku, amount in refunds],
         })
 
-    def _claw_back(self, order: _Order, promoter_id: str | None, amount: int, level: int) -> None:
-        if promoter_id is None or amount == 0:
-            return
-        p = self._promoters[promoter_id]
-        if order.settled:
-            p.available_fen -= amount
-        else:
-            p.pending_fen -= amount
-        if level == 1:
-            p.level1_fen -= amount
-        else:
-            p.level2_fen -= amount
-
     def _settle(self, t: int, _: None) -> None:
-        horizon = t - self._rules.settle_after_days * _DAY_S
-        settled = 0
-        for order_id in self._unsettled:
-            order = self._orders[order_id]
-            if order.completed_at > horizon:
-                break  # completions are in time order: the rest are later still
-            settled += 1
-            order.settled = True
-            for promoter_id, level in ((order.beneficiary1, 1), (order.beneficiary2, 2)):
-                if promoter_id is not None:
-                    amount = _commission(order.lines, level)
-                    p = self._promoters[promoter_id]
-                    p.pending_fen -= amount
-                    p.available_fen += amount
-        del self._unsettled[:settled]
         self._emit(t, "SettlementRun", {"as_of": self._timestamp(t)})
 
     # ------------------------------------------------------------- payouts
 
     def _payout(self, t: int, promoter_id: str) -> None:
-        p = self._promoters[promoter_id]
-        available = p.available_fen
+        available = self._book.promoters[promoter_id].available_fen
         amount = available if self._chance(50) else available // 1000 * 1000
-        if amount < self._rules.min_payout_fen or amount > available:
+        if amount < self._book.rules.min_payout_fen or amount > available:
             return
         self._next_payout += 1
-        payout = _Payout(f"po{self._next_payout:06d}", promoter_id, amount)
-        self._payouts[payout.id] = payout
-        p.available_fen -= amount
-        p.in_payout_fen += amount
-        self._emit(t, "PayoutRequested", {"payout_id": payout.id, "promoter_id": promoter_id, "amount_fen": amount})
-        self._at(t + _DAY_S + self._rand(2 * _DAY_S), _PAYOUT_END, payout.id)
+        payout_id = f"po{self._next_payout:06d}"
+        self._emit(t, "PayoutRequested", {"payout_id": payout_id, "promoter_id": promoter_id, "amount_fen": amount})
+        self._at(t + _DAY_S + self._rand(2 * _DAY_S), _PAYOUT_END, payout_id)
 
     def _payout_end(self, t: int, payout_id: str) -> None:
-        payout = self._payouts[payout_id]
-        p = self._promoters[payout.promoter]
-        p.in_payout_fen -= payout.amount_fen
         if self._chance(7):
-            p.available_fen += payout.amount_fen
             reason = _FAIL_REASONS[self._rand(len(_FAIL_REASONS))]
             self._emit(t, "PayoutFailed", {"payout_id": payout_id, "reason": reason})
         else:
-            p.paid_out_fen += payout.amount_fen
             self._emit(t, "PayoutSettled", {"payout_id": payout_id})
 
     # --------------------------------------------------------------- rules
 
     def _adopt(self, t: int, rules: dict[str, Any]) -> None:
-        self._rules = _Rules.from_json(rules)
         self._emit(t, "RulesAdopted", {"rules": rules})
 
     # ------------------------------------------------------ bad input
@@ -911,10 +783,10 @@ class Simulation:
 
     def _bad_payout(self, t: int, _: None) -> None:
         promoter_id = self._joined[self._rand(len(self._joined))] if self._joined else None
-        if promoter_id is None or self._rules.min_payout_fen < 2:
+        if promoter_id is None or self._book.rules.min_payout_fen < 2:
             return
         self._next_payout += 1
-        amount = 1 + self._rand(self._rules.min_payout_fen - 1)
+        amount = 1 + self._rand(self._book.rules.min_payout_fen - 1)
         self._emit(t, "PayoutRequested", {
             "payout_id": f"po{self._next_payout:06d}", "promoter_id": promoter_id, "amount_fen": amount,
         }, rejected="below_minimum_payout")
@@ -936,7 +808,7 @@ class Simulation:
             return
         if not owner.qualified:
             code = "promoter_not_qualified"
-        elif owner.open_groups >= self._rules.max_groups_per_owner:
+        elif owner.open_groups >= self._book.rules.max_groups_per_owner:
             code = "group_limit_exceeded"
         else:
             return

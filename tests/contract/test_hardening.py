@@ -263,7 +263,7 @@ def test_keyed_checkpoints_from_the_environment(
         expected = ledger.report()
     with open_store(url) as store:
         position, blob = store.load_checkpoint() or (0, b"")
-    assert position == 12 and blob.startswith(b"supernova-ledger/checkpoint-hmac@1\n")
+    assert position == 12 and blob.startswith(b"supernova-ledger/checkpoint-hmac@2\n")
     unseal(blob, b"0123456789abcdef0123456789abcdef")
     with Ledger.open(url) as reopened:
         assert reopened.checkpoint_problem is None and reopened.report() == expected

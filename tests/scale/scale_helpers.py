@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from conformance.generator import generate as conformance_lines
@@ -33,3 +35,23 @@ def reports(url: str, queries: Sequence[tuple[str | None, int | None]] = SIM_QUE
 def conformance_log(seed: int, lines: int = 600) -> list[str]:
     """A random conformance log (rule and time-zone changes, rejections, re-deliveries)."""
     return conformance_lines(seed, lines)
+
+
+def with_closings(lines: Sequence[str], months: Sequence[str] = ("2026-11", "2026-12")) -> list[str]:
+    """``lines`` (a roughly chronological log) with a ``PeriodClosed`` of each month put in after
+    the first line dated two days past the month's end: later back-dated lines book into an open month."""
+    out = list(lines)
+    for month in months:
+        year, number = int(month[:4]), int(month[5:])
+        due = datetime.fromisoformat(f"{year + number // 12:04d}-{number % 12 + 1:02d}-03T00:00:00+00:00")
+        for index, line in enumerate(out):
+            try:
+                at = json.loads(line).get("at")
+                moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+            except (ValueError, AttributeError, TypeError):
+                continue
+            if moment.tzinfo is not None and moment >= due:
+                closing = {"type": "PeriodClosed", "id": f"close-{month}", "at": at, "period": month}
+                out.insert(index + 1, json.dumps(closing))
+                break
+    return out

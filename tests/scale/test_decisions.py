@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from strategies import ledger_logs
 
 from supernova_ledger import Ledger
 from supernova_ledger.errors import CorruptLog, UsageError
+from supernova_ledger.domain.postings import Posting, posting_dict, sum_postings
 from supernova_ledger.scale.decisions import (
-    BalanceFact,
     Decider,
     Decision,
-    LineChange,
+    InviteFact,
     decode_decision,
     encode_decision,
     facts_of,
@@ -35,6 +37,7 @@ from scale_helpers import SIM_QUERIES, append_all, conformance_log
 
 SPEC_EXAMPLE = Path(__file__).parents[1] / "golden" / "spec_example.jsonl"
 SPEC_DIGEST = "363493d66ddbf3e8886947d20da52f84d8451c2bc2cf622193c6cbeb42b615de"
+SPEC_V2_EXAMPLE = Path(__file__).parents[1] / "golden" / "spec_example_v2.jsonl"
 
 
 def decisions_of(ledger: Ledger) -> list[Decision]:
@@ -60,29 +63,43 @@ def spec_ledger() -> Any:
         yield ledger
 
 
-def test_spec_example_decisions_are_the_hand_worked_ones(spec_ledger: Ledger) -> None:
+def moves(decision: Decision) -> list[tuple[Any, ...]]:
+    return [(p.promoter_id, p.kind, p.level, p.sku, p.amount_fen, p.from_, p.to) for p in decision.postings]
+
+
+def test_spec_example_decisions_carry_the_folds_postings(spec_ledger: Ledger) -> None:
     decisions = {d.event_id: d for d in decisions_of(spec_ledger)}
     placed = decisions["e6"]
-    assert placed.order is not None
-    assert (placed.order.l1, placed.order.ben1, placed.order.ben2) == ("B", "B", "A")
-    assert placed.order.lines == (LineChange("s1", 999, 199), LineChange("s2", 597, 99))
-    assert set(placed.balances) == {
-        BalanceFact("B", pending_fen=1596, level1_fen=1596), BalanceFact("A", pending_fen=298, level2_fen=298),
-    }
-    settled = decisions["e8"]
-    assert settled.settled_orders == ("o1",)
-    assert set(settled.balances) == {
-        BalanceFact("B", pending_fen=-1596, available_fen=1596), BalanceFact("A", pending_fen=-298, available_fen=298),
-    }
-    refunded = decisions["e10"]
-    assert refunded.order is not None and refunded.order.settled
-    assert refunded.order.lines == (LineChange("s1", -500, -100),)
-    assert set(refunded.balances) == {
-        BalanceFact("B", available_fen=-500, level1_fen=-500), BalanceFact("A", available_fen=-100, level2_fen=-100),
-    }
-    assert decisions["e11"].balances == (BalanceFact("B", in_payout_fen=-1500, paid_out_fen=1500),)
-    assert decisions["e2"].balances == (BalanceFact("A", invitees=1),)
-    assert decisions["r1"].balances == () and not tuple(facts_of(decisions["r1"]))
+    assert moves(placed) == [
+        ("B", "earn", 1, "s1", 999, None, "pending"), ("A", "earn", 2, "s1", 199, None, "pending"),
+        ("B", "earn", 1, "s2", 597, None, "pending"), ("A", "earn", 2, "s2", 99, None, "pending"),
+    ]
+    assert [(p.rate_bps, p.base_fen) for p in placed.postings] == [(1000, 9990), (200, 9990), (300, 19900), (50, 19900)]
+    assert moves(decisions["e8"]) == [
+        ("B", "settle", 1, None, 1596, "pending", "available"), ("A", "settle", 2, None, 298, "pending", "available"),
+    ]
+    assert moves(decisions["e10"]) == [
+        ("B", "clawback", 1, "s1", 500, "available", None), ("A", "clawback", 2, "s1", 100, "available", None),
+    ]
+    assert moves(decisions["e11"]) == [("B", "paid", None, None, 1500, "in_payout", "paid_out")]
+    assert decisions["e2"].invites == (InviteFact("A"),) and decisions["e2"].postings == ()
+    assert not tuple(facts_of(decisions["r1"]))
+    # The postings are the fold's own: the same objects explain lists, in the same order.
+    for promoter in ("A", "B"):
+        listed = [posting_dict(p) for d in decisions.values() for p in d.postings if p.promoter_id == promoter]
+        assert listed == spec_ledger.explain(promoter)["postings"]
+
+
+def test_period_closed_has_neither_facts_nor_postings() -> None:
+    with Ledger.open("memory:") as ledger:
+        ledger.append_batch(SPEC_V2_EXAMPLE.read_text(encoding="utf-8").splitlines())
+        decisions = decisions_of(ledger)
+        closed = [d for d in decisions if d.type == "PeriodClosed"]
+        assert closed and all(not tuple(facts_of(d)) and not key_hashes(d) for d in closed)
+        booked = {p.book for d in decisions for p in d.postings}
+        assert len(booked) > 1  # postings booked into more than one month, as the fold booked them
+        for shards in (1, 3):
+            assert sharded_report(shard_views(decisions, shards)) == ledger.report()
 
 
 @pytest.mark.parametrize("shards", [1, 2, 4])
@@ -173,3 +190,25 @@ def test_the_decider_refuses_a_tampered_log(spec_ledger: Ledger) -> None:
     tampered = LogRecord(2, records[1].event.replace(b'"A"', b'"Z"'), records[1].head)
     with pytest.raises(CorruptLog, match="head"):
         decider.replay(tampered)
+
+
+@given(ledger_logs())
+def test_sharded_views_and_the_postings_decisions_carry_over_random_logs(log: list[dict[str, Any]]) -> None:
+    with Ledger.open("memory:") as ledger:
+        for event in log:
+            ledger.append(event)
+        decisions = decisions_of(ledger)
+        postings = [p for d in decisions for p in d.postings]
+        assert [posting_dict(p) for p in postings if p.promoter_id == "B"] == (
+            ledger.explain("B")["postings"] if ledger.balance("B") is not None else []
+        )
+        by_promoter: dict[str, list[Posting]] = {}
+        for posting in postings:
+            by_promoter.setdefault(posting.promoter_id, []).append(posting)
+        for promoter_id, promoter in ledger.report()["promoters"].items():
+            summed = sum_postings(by_promoter.get(promoter_id, ())).as_dict()
+            assert summed == {name: promoter[name] for name in summed}, promoter_id
+        for shards in (1, 3):
+            views = shard_views(decisions, shards, seed=len(log))
+            for period in (None, "2026-11", "2026-12"):
+                assert sharded_report(views, period=period) == ledger.report(period=period)

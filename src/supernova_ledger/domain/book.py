@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
+
+import msgspec
 
 from ..errors import CorruptLog
 from ..events import (
@@ -43,22 +45,26 @@ from ..events import (
 )
 from ..rules import DEFAULT_RULES, Rules, zone
 from .codes import Code
-from .postings import BalanceName, Posting, PostingKind, apply_posting, check_nonnegative, next_month
-from .state import LINE_PAID, LINE_RATE1, LINE_RATE2, LINE_REFUNDED, Group, Order, Payout, Promoter
+from .postings import BalanceName, Posting, PostingKind, check_nonnegative, next_month, post
+from .state import LINE_FORMAT, Group, Order, Payout, Promoter
 
 __all__ = ["Book", "Outcome", "GENESIS_HEAD", "chain"]
 
 GENESIS_HEAD: Final = "0" * 64
 _US_PER_DAY: Final = 86_400 * 1_000_000
 _DIGEST_BYTES: Final = 16
+#: A binding is one int: expiry (µs since the epoch) << 32 | the promoter's join number.
+_BINDING_SHIFT: Final = 32
+_BINDING_MASK: Final = (1 << _BINDING_SHIFT) - 1
+_intern: Final = sys.intern
+_blake2b: Final = hashlib.blake2b
 
 Status = Literal["accepted", "duplicate", "rejected"]
 Rejection = tuple[Code, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The result of appending one event."""
+class Outcome(msgspec.Struct, frozen=True):
+    """The result of appending one event (a frozen Struct: cheap to make, one per event)."""
 
     status: Status
     id: str | None = None
@@ -103,7 +109,7 @@ class LocalDates:
         self._hours: dict[str, str | None] = {}
 
     def exact(self, at: str) -> str:
-        return datetime.fromisoformat(at).astimezone(self.zone).date().isoformat()
+        return _intern(datetime.fromisoformat(at).astimezone(self.zone).date().isoformat())
 
     def of(self, at: str) -> str:
         hour = at[:13]
@@ -135,8 +141,10 @@ class Book:
         self.groups: dict[str, Group] = {}
         self.orders: dict[str, Order] = {}
         self.payouts: dict[str, Payout] = {}
-        #: customer -> (promoter, expiry in µs since the epoch)
-        self.bindings: dict[str, tuple[str, int]] = {}
+        #: customer -> binding, packed (see :meth:`binding`): one int per customer, not a tuple
+        self.bindings: dict[str, int] = {}
+        #: promoters by join number (:attr:`Promoter.number`)
+        self.numbered: list[Promoter] = []
         #: groups ever opened per city tier (index 1..5)
         self.tier_groups = [0, 0, 0, 0, 0, 0]
         self._ids: dict[str, int] = {}
@@ -148,28 +156,9 @@ class Book:
         self._event: Any = None
         self._book_month: str | None = None
         self._postings: list[Posting] = []
-        self._handlers: dict[type, Callable[[Any], Rejection | None]] = {
-            RulesAdopted: self._rules_adopted,
-            PromoterJoined: self._promoter_joined,
-            PromoterQualified: self._promoter_qualified,
-            PromoterSuspended: self._promoter_suspended,
-            PromoterReinstated: self._promoter_reinstated,
-            GroupOpened: self._group_opened,
-            GroupClosed: self._group_closed,
-            MemberJoined: self._member_joined,
-            MemberLeft: self._member_left,
-            ProductPushed: self._product_pushed,
-            OrderPlaced: self._order_placed,
-            OrderCompleted: self._order_completed,
-            OrderRefunded: self._order_refunded,
-            SettlementRun: self._settlement_run,
-            PayoutRequested: self._payout_requested,
-            PayoutSettled: self._payout_settled,
-            PayoutFailed: self._payout_failed,
-            PeriodClosed: self._period_closed,
-        }
-        for twin, public in TRUSTED_TWINS.items():
-            self._handlers[twin] = self._handlers[public]
+        #: Make Posting values (False: apply the same movements without recording them —
+        #: a replay that no reader listens to; see ``ledger._fold``).
+        self.keep_postings = True
 
     # -- the entry points ---------------------------------------------------
 
@@ -180,7 +169,7 @@ class Book:
 
         Returns the outcome and, when accepted, the canonical JSON to store."""
         data = canonical(event) if event_json is None else event_json
-        digest = hashlib.blake2b(data, digest_size=_DIGEST_BYTES).digest()
+        digest = _blake2b(data, digest_size=_DIGEST_BYTES).digest()
         seen = self._ids.get(event.id)
         if seen is not None:
             start = (seen - 1) * _DIGEST_BYTES
@@ -193,41 +182,46 @@ class Book:
                 ),
                 None,
             )
-        rejection = self._decide(event)
-        if rejection is not None:
-            return Outcome("rejected", event.id, None, rejection[0].value, rejection[1]), None
-        self._record(event.id, data, digest, head)
-        return Outcome("accepted", event.id, self.position, postings=tuple(self._postings)), data
-
-    def _decide(self, event: Event) -> Rejection | None:
-        """Run the event's handler: its checks, then (accepted) its postings and effects."""
+        # Decide (the handler: its checks, then its postings and effects) and record, inline:
+        # this runs once per appended event.
         self._event = event
         self._book_month = None
         if self._postings:
             self._postings = []
-        return self._handlers[type(event)](event)
-
-    def _record(self, event_id: str, data: bytes, digest: bytes, head: str | None) -> None:
-        self.position += 1
+        rejection = _HANDLERS[type(event)](self, event)
+        if rejection is not None:
+            return Outcome("rejected", event.id, None, rejection[0].value, rejection[1]), None
+        self.position = position = self.position + 1
         self.head = chain(self.head, data) if head is None else head
-        self._ids[event_id] = self.position
+        self._ids[event.id] = position
         self._digests += digest
+        return Outcome("accepted", event.id, position, None, None, tuple(self._postings)), data
 
     def replay(self, event: Event, event_json: bytes, head: str | None = None) -> list[Posting]:
         """Fold a stored event; a stored event that is not accepted means a corrupt log.
 
         Returns the event's postings (a list the next event replaces: copy it
-        to keep it). With ``head`` (the head stored with the event) the hash
+        to keep it; empty while :attr:`keep_postings` is False). With ``head`` (the head stored with the event) the hash
         chain is taken as stored rather than recomputed; ``verify`` is what
         recomputes it."""
-        if event.id in self._ids:
-            raise CorruptLog(f"position {self.position + 1}: stored event id {event.id!r} appears twice")
-        rejection = self._decide(event)
+        event_id = event.id
+        ids = self._ids
+        if event_id in ids:
+            raise CorruptLog(f"position {self.position + 1}: stored event id {event_id!r} appears twice")
+        # Decide and record as submit does, inline: this runs once per stored event.
+        self._event = event
+        self._book_month = None
+        if self._postings:
+            self._postings = []
+        rejection = _HANDLERS[type(event)](self, event)
         if rejection is not None:
             raise CorruptLog(
-                f"position {self.position + 1}: stored event {event.id!r} replays as rejected {rejection[0].value}"
+                f"position {self.position + 1}: stored event {event_id!r} replays as rejected {rejection[0].value}"
             )
-        self._record(event.id, event_json, hashlib.blake2b(event_json, digest_size=_DIGEST_BYTES).digest(), head)
+        self.position = position = self.position + 1
+        self.head = chain(self.head, event_json) if head is None else head
+        ids[event_id] = position
+        self._digests += _blake2b(event_json, digest_size=_DIGEST_BYTES).digest()
         return self._postings
 
     # -- money: every movement is a posting -------------------------------------
@@ -246,34 +240,51 @@ class Book:
         promoter: Promoter,
         kind: PostingKind,
         amount_fen: int,
-        *,
-        level: int | None = None,
-        order_id: str | None = None,
-        sku: str | None = None,
-        rate_bps: int | None = None,
-        base_fen: int | None = None,
-        payout_id: str | None = None,
-        source: BalanceName | None = None,
-        destination: BalanceName | None = None,
+        level: int | None,
+        order_id: str | None,
+        sku: str | None,
+        rate_bps: int | None,
+        base_fen: int | None,
+        payout_id: str | None,
+        source: BalanceName | None,
+        destination: BalanceName | None,
     ) -> None:
-        """Make one posting of the event being decided and apply it to the promoter's balances."""
-        event = self._event
-        book = self._book_month
-        if book is None:
-            book = self._book_month = self.booking_month(event.at)
-        posting = Posting(
-            promoter_id=promoter.promoter_id, position=self.position + 1, event_id=event.id, at=event.at,
-            book=book, kind=kind, level=level, order_id=order_id, sku=sku, rate_bps=rate_bps,
-            base_fen=base_fen, payout_id=payout_id, from_=source, to=destination, amount_fen=amount_fen,
-        )
-        self._postings.append(posting)
-        apply_posting(promoter, posting)
-        check_nonnegative(promoter, promoter.promoter_id)
+        """Make one posting of the event being decided and apply it to the promoter's balances
+        (positional arguments: this runs for most events, keyword parsing is not free)."""
+        post(promoter, kind, amount_fen, level, source)
+        if (
+            promoter.pending_fen < 0 or promoter.in_payout_fen < 0 or promoter.paid_out_fen < 0
+            or promoter.level1_fen < 0 or promoter.level2_fen < 0
+        ):
+            check_nonnegative(promoter, promoter.promoter_id)
+        if self.keep_postings:
+            event = self._event
+            book = self._book_month
+            if book is None:
+                book = self._book_month = self.booking_month(event.at)
+            self._postings.append(Posting(
+                promoter_id=promoter.promoter_id, position=self.position + 1, event_id=event.id, at=event.at,
+                book=book, kind=kind, level=level, order_id=order_id, sku=sku, rate_bps=rate_bps,
+                base_fen=base_fen, payout_id=payout_id, from_=source, to=destination, amount_fen=amount_fen,
+            ))
 
-    def _touch(self, customer_id: str, promoter_id: str, at_us: int) -> None:
+    def binding(self, customer_id: str) -> tuple[str, int] | None:
+        """A customer's binding: (promoter id, expiry in µs since the epoch), or None."""
+        packed = self.bindings.get(customer_id)
+        if packed is None:
+            return None
+        return self.numbered[packed & _BINDING_MASK].promoter_id, packed >> _BINDING_SHIFT
+
+    def bind(self, customer_id: str, promoter_id: str, expiry_us: int) -> None:
+        """Set a customer's binding (restoring a checkpoint)."""
+        self.bindings[customer_id] = expiry_us << _BINDING_SHIFT | self.promoters[promoter_id].number
+
+    def _touch(self, customer_id: str, promoter: Promoter, at_us: int) -> None:
         binding = self.bindings.get(customer_id)
-        if binding is None or at_us >= binding[1] or binding[0] == promoter_id:
-            self.bindings[customer_id] = (promoter_id, at_us + self.rules.binding_days * _US_PER_DAY)
+        if binding is None or at_us >= binding >> _BINDING_SHIFT or binding & _BINDING_MASK == promoter.number:
+            self.bindings[customer_id] = (
+                (at_us + self.rules.binding_days * _US_PER_DAY) << _BINDING_SHIFT | promoter.number
+            )
 
     # -- handlers: checks in SPEC order, then effects --------------------------
 
@@ -291,9 +302,13 @@ class Book:
             inviter = self.promoters.get(event.inviter_id)
             if inviter is None:
                 return Code.UNKNOWN_PROMOTER, f"inviter_id: {event.inviter_id!r} has not joined"
-        self.promoters[event.promoter_id] = Promoter(
-            event.promoter_id, event.program, event.inviter_id, event.city, event.city_tier
+        promoter = Promoter(
+            event.promoter_id, event.program, inviter.promoter_id if inviter is not None else None, event.city,
+            event.city_tier,
         )
+        promoter.number = len(self.numbered)
+        self.numbered.append(promoter)
+        self.promoters[promoter.promoter_id] = promoter
         if inviter is not None:
             inviter.invitees += 1
         return None
@@ -337,7 +352,7 @@ class Book:
                 f"owner_id: {event.owner_id!r} already has {owner.open_groups} open groups "
                 f"(max_groups_per_owner {self.rules.max_groups_per_owner})",
             )
-        self.groups[event.group_id] = Group(event.group_id, event.owner_id, event.city, event.city_tier)
+        self.groups[event.group_id] = Group(event.group_id, owner.promoter_id, event.city, event.city_tier)
         owner.open_groups += 1
         self.tier_groups[event.city_tier] += 1
         return None
@@ -350,6 +365,10 @@ class Book:
             return Code.GROUP_CLOSED, f"group_id: {group_id!r} is closed"
         return group
 
+    def _not_open(self, group_id: str) -> Rejection:
+        """The rejection for a group that is unknown or closed (the hot handlers test inline)."""
+        return cast(Rejection, self._known_group(group_id, must_be_open=True))
+
     def _group_closed(self, event: GroupClosed) -> Rejection | None:
         group = self._known_group(event.group_id, must_be_open=True)
         if isinstance(group, tuple):
@@ -359,10 +378,10 @@ class Book:
         return None
 
     def _member_joined(self, event: MemberJoined) -> Rejection | None:
-        group = self._known_group(event.group_id, must_be_open=True)
-        if isinstance(group, tuple):
-            return group
-        customer = event.customer_id
+        group = self.groups.get(event.group_id)
+        if group is None or not group.open:
+            return self._not_open(event.group_id)
+        customer = _intern(event.customer_id)
         if customer in group.members or customer == group.owner_id:
             return Code.ALREADY_MEMBER, f"customer_id: {customer!r} is already in group {event.group_id!r}"
         if event.invited_by != group.owner_id and event.invited_by not in group.members:
@@ -376,8 +395,8 @@ class Book:
                 f"group_id: {event.group_id!r} has {len(group.members)} members "
                 f"(max_group_members {self.rules.max_group_members})",
             )
-        group.members.add(customer)
-        self._touch(customer, group.owner_id, timestamp_us(event.at))
+        group.members[customer] = None
+        self._touch(customer, self.promoters[group.owner_id], timestamp_us(event.at))
         return None
 
     def _member_left(self, event: MemberLeft) -> Rejection | None:
@@ -386,13 +405,13 @@ class Book:
             return group
         if event.customer_id not in group.members:
             return Code.NOT_MEMBER, f"customer_id: {event.customer_id!r} is not a member of {event.group_id!r}"
-        group.members.discard(event.customer_id)
+        del group.members[event.customer_id]
         return None
 
     def _product_pushed(self, event: ProductPushed) -> Rejection | None:
-        group = self._known_group(event.group_id, must_be_open=True)
-        if isinstance(group, tuple):
-            return group
+        group = self.groups.get(event.group_id)
+        if group is None or not group.open:
+            return self._not_open(event.group_id)
         day = self._dates.of(event.at)
         pushed = group.pushes_by_day.get(day, 0)
         if pushed >= self.rules.max_daily_pushes:
@@ -417,52 +436,49 @@ class Book:
             return Code.UNKNOWN_PROMOTER, f"promoter_id: {event.promoter_id!r} has not joined"
 
         rules = self.rules
-        customer = event.customer_id
+        promoters = self.promoters
+        customer = _intern(event.customer_id)
         at_us = timestamp_us(event.at)
-        link = event.promoter_id if event.promoter_id is not None else (group.owner_id if group else None)
-        l1 = link
+        if event.promoter_id is not None:
+            link: Promoter | None = promoters[event.promoter_id]
+        else:
+            link = promoters[group.owner_id] if group is not None else None
+        level1 = link
         if rules.attribution == "protected_binding":
             binding = self.bindings.get(customer)
-            if binding is not None and at_us < binding[1]:
-                l1 = binding[0]
+            if binding is not None and at_us < binding >> _BINDING_SHIFT:
+                level1 = self.numbered[binding & _BINDING_MASK]
         if link is not None:
             self._touch(customer, link, at_us)
-        level1 = self.promoters[l1] if l1 is not None else None
-        level2 = self.promoters[level1.inviter_id] if level1 and level1.inviter_id is not None else None
+        l1 = level1.promoter_id if level1 is not None else None
+        level2 = promoters[level1.inviter_id] if level1 and level1.inviter_id is not None else None
         if level1 is None or (customer == l1 and not rules.self_purchase_commission):
             ben1 = ben2 = None
         else:
             ben1 = None if level1.suspended else level1
             ben2 = None if level2 is None or level2.suspended else level2
 
-        lines: list[list[int]] = []
-        paid_fen = comm1 = comm2 = 0
+        packed: list[bytes] = []
+        pack = LINE_FORMAT.pack
+        paid_fen = 0
         order_id = event.order_id
         for line in event.lines:
             rate1, rate2 = rules.rates_for(line.category)
-            lines.append([line.paid_fen, 0, rate1, rate2])
+            packed.append(pack(line.paid_fen, 0, rate1, rate2))
             paid_fen += line.paid_fen
             # SPEC §6.1 earn: per line in event order, level 1 before level 2.
             if ben1 is not None and (amount := line.paid_fen * rate1 // 10_000):
-                comm1 += amount
-                self._post(ben1, "earn", amount, level=1, order_id=order_id, sku=line.sku, rate_bps=rate1,
-                           base_fen=line.paid_fen, destination="pending")
+                self._post(ben1, "earn", amount, 1, order_id, line.sku, rate1, line.paid_fen, None, None, "pending")
             if ben2 is not None and (amount := line.paid_fen * rate2 // 10_000):
-                comm2 += amount
-                self._post(ben2, "earn", amount, level=2, order_id=order_id, sku=line.sku, rate_bps=rate2,
-                           base_fen=line.paid_fen, destination="pending")
-        order = Order(
-            order_id, customer, event.group_id, l1,
+                self._post(ben2, "earn", amount, 2, order_id, line.sku, rate2, line.paid_fen, None, None, "pending")
+        self.orders[order_id] = Order(
+            order_id, customer, group.group_id if group is not None else None, l1,
             ben1.promoter_id if ben1 else None, ben2.promoter_id if ben2 else None,
-            self._dates.of(event.at), tuple(line.sku for line in event.lines), lines,
+            self._dates.of(event.at), tuple([_intern(line.sku) for line in event.lines]), b"".join(packed),
         )
-        order.paid_fen = paid_fen
-        order.comm1_fen = comm1
-        order.comm2_fen = comm2
-        self.orders[order_id] = order
         if group is not None:
             group.orders += 1
-            group.buyers.add(customer)
+            group.buyers[customer] = None
             group.gross_fen += paid_fen
         if level1 is not None:
             level1.orders += 1
@@ -489,39 +505,38 @@ class Book:
         order = self._known_order(event.order_id)
         if isinstance(order, tuple):
             return order
-        lines: list[list[int]] = []
+        lines: list[tuple[int, int, int, int, int]] = []  # (index in the order, paid, refunded, rate1, rate2)
+        skus, packed = order.skus, order.packed
         for index, refund in enumerate(event.lines):
-            found = order.line(refund.sku)
-            if found is None:
+            try:
+                at = skus.index(refund.sku)
+            except ValueError:
                 return Code.UNKNOWN_LINE, f"lines[{index}].sku: {refund.sku!r} is not a line of {event.order_id!r}"
-            lines.append(found)
-        for index, (refund, line) in enumerate(zip(event.lines, lines, strict=True)):
-            if line[LINE_REFUNDED] + refund.amount_fen > line[LINE_PAID]:
+            lines.append((at, *LINE_FORMAT.unpack_from(packed, at * LINE_FORMAT.size)))
+        for index, (refund, (_, paid, refunded, _, _)) in enumerate(zip(event.lines, lines, strict=True)):
+            if refunded + refund.amount_fen > paid:
                 return (
                     Code.REFUND_EXCEEDS_PAID,
                     f"lines[{index}].amount_fen: {refund.amount_fen} would refund more than the "
-                    f"{line[LINE_PAID] - line[LINE_REFUNDED]} fen left on {refund.sku!r}",
+                    f"{paid - refunded} fen left on {refund.sku!r}",
                 )
         ben1 = self.promoters[order.ben1] if order.ben1 is not None else None
         ben2 = self.promoters[order.ben2] if order.ben2 is not None else None
         source: BalanceName = "available" if order.settled else "pending"
+        order_id = event.order_id
         refunded_fen = 0
-        for refund, line in zip(event.lines, lines, strict=True):
-            before = line[LINE_PAID] - line[LINE_REFUNDED]
+        for refund, (at, paid, refunded, rate1, rate2) in zip(event.lines, lines, strict=True):
+            before = paid - refunded
             after = before - refund.amount_fen
-            line[LINE_REFUNDED] += refund.amount_fen
+            order.refund(at, refund.amount_fen)
             refunded_fen += refund.amount_fen
             # SPEC §6.1 clawback: per refunded line in event order, level 1 before level 2.
-            rate1, rate2 = line[LINE_RATE1], line[LINE_RATE2]
             if ben1 is not None and (drop := before * rate1 // 10_000 - after * rate1 // 10_000):
-                order.comm1_fen -= drop
-                self._post(ben1, "clawback", drop, level=1, order_id=order.order_id, sku=refund.sku,
-                           rate_bps=rate1, base_fen=refund.amount_fen, source=source)
+                self._post(ben1, "clawback", drop, 1, order_id, refund.sku, rate1, refund.amount_fen, None,
+                           source, None)
             if ben2 is not None and (drop := before * rate2 // 10_000 - after * rate2 // 10_000):
-                order.comm2_fen -= drop
-                self._post(ben2, "clawback", drop, level=2, order_id=order.order_id, sku=refund.sku,
-                           rate_bps=rate2, base_fen=refund.amount_fen, source=source)
-        order.refunded_fen += refunded_fen
+                self._post(ben2, "clawback", drop, 2, order_id, refund.sku, rate2, refund.amount_fen, None,
+                           source, None)
         if order.group_id is not None:
             self.groups[order.group_id].refunded_fen += refunded_fen
         if order.l1 is not None:
@@ -538,8 +553,8 @@ class Book:
             # SPEC §6.1 settle: orders by completion instant, then id (the heap's order); level 1 first.
             for level, promoter_id, amount_fen in ((1, order.ben1, order.comm1_fen), (2, order.ben2, order.comm2_fen)):
                 if promoter_id is not None and amount_fen:
-                    self._post(self.promoters[promoter_id], "settle", amount_fen, level=level, order_id=order_id,
-                               source="pending", destination="available")
+                    self._post(self.promoters[promoter_id], "settle", amount_fen, level, order_id, None, None, None,
+                               None, "pending", "available")
         return None
 
     def _payout_requested(self, event: PayoutRequested) -> Rejection | None:
@@ -559,8 +574,8 @@ class Book:
                 f"amount_fen: {event.amount_fen} exceeds the available {promoter.available_fen} fen",
             )
         self.payouts[event.payout_id] = Payout(event.payout_id, event.promoter_id, event.amount_fen)
-        self._post(promoter, "payout", event.amount_fen, payout_id=event.payout_id, source="available",
-                   destination="in_payout")
+        self._post(promoter, "payout", event.amount_fen, None, None, None, None, None, event.payout_id,
+                   "available", "in_payout")
         return None
 
     def _open_payout(self, payout_id: str) -> Payout | Rejection:
@@ -577,8 +592,8 @@ class Book:
         if isinstance(payout, tuple):
             return payout
         payout.finished = True
-        self._post(self.promoters[payout.promoter_id], kind, payout.amount_fen, payout_id=payout_id,
-                   source="in_payout", destination=destination)
+        self._post(self.promoters[payout.promoter_id], kind, payout.amount_fen, None, None, None, None, None,
+                   payout_id, "in_payout", destination)
         return None
 
     def _payout_settled(self, event: PayoutSettled) -> Rejection | None:
@@ -596,3 +611,27 @@ class Book:
             return Code.PERIOD_NOT_ENDED, f"period: {event.period} has not ended on {local_date} (the local date of at)"
         self.closed_through = event.period
         return None
+
+
+#: event class (public and stored twin) -> its handler: one table for every Book
+_HANDLERS: Final[dict[type, Callable[[Book, Any], Rejection | None]]] = {
+    RulesAdopted: Book._rules_adopted,
+    PromoterJoined: Book._promoter_joined,
+    PromoterQualified: Book._promoter_qualified,
+    PromoterSuspended: Book._promoter_suspended,
+    PromoterReinstated: Book._promoter_reinstated,
+    GroupOpened: Book._group_opened,
+    GroupClosed: Book._group_closed,
+    MemberJoined: Book._member_joined,
+    MemberLeft: Book._member_left,
+    ProductPushed: Book._product_pushed,
+    OrderPlaced: Book._order_placed,
+    OrderCompleted: Book._order_completed,
+    OrderRefunded: Book._order_refunded,
+    SettlementRun: Book._settlement_run,
+    PayoutRequested: Book._payout_requested,
+    PayoutSettled: Book._payout_settled,
+    PayoutFailed: Book._payout_failed,
+    PeriodClosed: Book._period_closed,
+}
+_HANDLERS.update({twin: _HANDLERS[public] for twin, public in TRUSTED_TWINS.items()})

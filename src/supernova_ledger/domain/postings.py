@@ -22,12 +22,12 @@ kind           made by          moves
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal
 
 import msgspec
 
-from ..errors import invariant
+from ..errors import InvariantViolation
 
 __all__ = [
     "Posting",
@@ -35,6 +35,8 @@ __all__ = [
     "BalanceName",
     "KINDS",
     "Balances",
+    "EFFECTS",
+    "post",
     "apply_posting",
     "check_identity",
     "check_nonnegative",
@@ -115,53 +117,116 @@ class Balances:
         return any(getattr(self, name) for name in Balances.__slots__)
 
 
-_SLOT: Final = {"pending": "pending_fen", "available": "available_fen", "in_payout": "in_payout_fen",
-                "paid_out": "paid_out_fen"}
-_LEVEL_SLOT: Final = {1: "level1_fen", 2: "level2_fen"}
+def _earn(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    target.pending_fen += amount
+    if level == 1:
+        target.level1_fen += amount
+    elif level == 2:
+        target.level2_fen += amount
+    else:
+        _bad("earn", "level", level)
+
+
+def _clawback(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    if source == "pending":
+        target.pending_fen -= amount
+    elif source == "available":
+        target.available_fen -= amount
+    else:
+        _bad("clawback", "from", source)
+    if level == 1:
+        target.level1_fen -= amount
+    elif level == 2:
+        target.level2_fen -= amount
+    else:
+        _bad("clawback", "level", level)
+
+
+def _settle(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    target.pending_fen -= amount
+    target.available_fen += amount
+
+
+def _payout(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    target.available_fen -= amount
+    target.in_payout_fen += amount
+
+
+def _paid(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    target.in_payout_fen -= amount
+    target.paid_out_fen += amount
+
+
+def _returned(target: Any, amount: int, level: int | None, source: str | None) -> None:
+    target.in_payout_fen -= amount
+    target.available_fen += amount
+
+
+def _bad(kind: str, field: str, value: object) -> None:
+    raise InvariantViolation(f"a {kind} posting cannot have {field} {value!r}")
+
+
+Effect = Callable[[Any, int, "int | None", "str | None"], None]
+
+#: What each kind of posting does to the six balances: the ONE place a posting's effect is
+#: written (the fold, statements and :func:`sum_postings` all apply postings through it).
+#: kind -> (from, to, effect(target, amount_fen, level, from)); ``from``/``to`` are the balances
+#: the kind moves between (None: none; "*": as the posting says — a clawback takes from pending
+#: or available); earn and clawback also add to / take from level1 or level2 by the level.
+EFFECTS: Final[dict[str, tuple[str | None, str | None, Effect]]] = {
+    "earn": (None, "pending", _earn),
+    "clawback": ("*", None, _clawback),
+    "settle": ("pending", "available", _settle),
+    "payout": ("available", "in_payout", _payout),
+    "paid": ("in_payout", "paid_out", _paid),
+    "returned": ("in_payout", "available", _returned),
+}
+_APPLY: Final = {kind: effect for kind, (_, _, effect) in EFFECTS.items()}
+
+
+def post(
+    target: Any, kind: str, amount_fen: int, level: int | None, source: str | None, promoter_id: str | None = None
+) -> None:
+    """Apply one movement to an object with the six ``*_fen`` balance attributes (see :data:`EFFECTS`).
+
+    Checks that the amount is positive and that the SPEC §6 identity still
+    holds after the move (on under ``-O``; no message is built unless it fails)."""
+    if amount_fen <= 0:
+        raise InvariantViolation(f"a {kind} posting of {amount_fen} fen: amount_fen is not positive")
+    _APPLY[kind](target, amount_fen, level, source)
+    if (
+        target.pending_fen + target.available_fen + target.in_payout_fen + target.paid_out_fen
+        != target.level1_fen + target.level2_fen
+    ):
+        check_identity(target, promoter_id if promoter_id is not None else getattr(target, "promoter_id", "?"))
 
 
 def apply_posting(target: Any, posting: Posting) -> None:
-    """Apply one posting to an object with the six ``*_fen`` balance attributes.
+    """Apply one posting (:func:`post` of its kind, amount, level and ``from``).
 
-    The one place a posting's effect is written: the fold applies postings to
-    its promoters with it, statements to their opening and closing balances.
-    Checks that the SPEC §6 identity still holds after the move (on under
-    ``-O``); the fold also checks that no balance but ``available`` went
-    negative (:func:`check_nonnegative`) — a statement's opening balances, a
-    sum over the months before, need not satisfy that."""
-    amount = posting.amount_fen
-    invariant(amount > 0, f"posting at position {posting.position}: amount_fen {amount} is not positive")
-    if posting.from_ is not None:
-        slot = _SLOT[posting.from_]
-        setattr(target, slot, getattr(target, slot) - amount)
-    if posting.to is not None:
-        slot = _SLOT[posting.to]
-        setattr(target, slot, getattr(target, slot) + amount)
-    if posting.kind == "earn":
-        slot = _LEVEL_SLOT[posting.level or 0]
-        setattr(target, slot, getattr(target, slot) + amount)
-    elif posting.kind == "clawback":
-        slot = _LEVEL_SLOT[posting.level or 0]
-        setattr(target, slot, getattr(target, slot) - amount)
-    check_identity(target, posting.promoter_id)
+    The fold applies postings to its promoters so, statements to their
+    opening and closing balances. The fold also checks that no balance but
+    ``available`` went negative (:func:`check_nonnegative`) — a statement's
+    opening balances, a sum over the months before, need not satisfy that."""
+    post(target, posting.kind, posting.amount_fen, posting.level, posting.from_, posting.promoter_id)
 
 
 def check_identity(target: Any, promoter_id: str) -> None:
     """SPEC §6: pending + available + in_payout + paid_out = level1 + level2 (a property of every posting)."""
-    invariant(
+    if (
         target.pending_fen + target.available_fen + target.in_payout_fen + target.paid_out_fen
-        == target.level1_fen + target.level2_fen,
-        f"promoter {promoter_id!r}: balances do not sum to earned commission",
-    )
+        != target.level1_fen + target.level2_fen
+    ):
+        raise InvariantViolation(f"promoter {promoter_id!r}: balances do not sum to earned commission")
 
 
 def check_nonnegative(target: Any, promoter_id: str) -> None:
     """SPEC §6: of a promoter's balances only ``available`` may go negative."""
-    invariant(
-        target.pending_fen >= 0 and target.in_payout_fen >= 0 and target.paid_out_fen >= 0
-        and target.level1_fen >= 0 and target.level2_fen >= 0,
-        f"promoter {promoter_id!r}: a balance that cannot be negative is negative",
-    )
+    if (
+        target.pending_fen < 0 or target.in_payout_fen < 0 or target.paid_out_fen < 0
+        or target.level1_fen < 0 or target.level2_fen < 0
+    ):
+        raise InvariantViolation(f"promoter {promoter_id!r}: a balance that cannot be negative is negative")
 
 
 def sum_postings(postings: Iterable[Posting]) -> Balances:

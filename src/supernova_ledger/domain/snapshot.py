@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import sys
 from typing import Any, Final
 
 import msgspec
@@ -19,13 +20,15 @@ import msgspec
 from ..rules import Rules, zone
 from .book import Book, LocalDates
 from .postings import check_identity, check_nonnegative
-from .state import Group, Order, Payout, Promoter
+from .state import LINE_FORMAT, Group, Order, Payout, Promoter
 
 __all__ = ["CHECKPOINT_FORMAT", "KEYED_CHECKPOINT_FORMAT", "CheckpointError", "snapshot", "restore", "seal", "unseal"]
 
-CHECKPOINT_FORMAT: Final = b"supernova-ledger/checkpoint@1"
+#: @2: orders with packed lines and derived money, bindings by promoter (a checkpoint @1 is
+#: ignored: the ledger replays the log and stores a new one).
+CHECKPOINT_FORMAT: Final = b"supernova-ledger/checkpoint@2"
 #: The format of a checkpoint sealed with a key (HMAC-SHA256 instead of SHA-256).
-KEYED_CHECKPOINT_FORMAT: Final = b"supernova-ledger/checkpoint-hmac@1"
+KEYED_CHECKPOINT_FORMAT: Final = b"supernova-ledger/checkpoint-hmac@2"
 _SEP: Final = b"\n"
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder()
@@ -46,7 +49,7 @@ def snapshot(book: Book) -> bytes:
         "tier_groups": book.tier_groups,
         "closed_through": book.closed_through,
         "due": book._due,
-        "bindings": [(c, p, e) for c, (p, e) in book.bindings.items()],
+        "bindings": [(c, *book.binding(c)) for c in book.bindings],  # type: ignore[misc]
         "promoters": [
             (p.promoter_id, p.program, p.inviter_id, p.city, p.city_tier, p.qualified, p.suspended, p.invitees,
              p.open_groups, p.pending_fen, p.available_fen, p.in_payout_fen, p.paid_out_fen, p.level1_fen,
@@ -59,9 +62,8 @@ def snapshot(book: Book) -> bytes:
             for g in book.groups.values()
         ],
         "orders": [
-            (o.order_id, o.customer_id, o.group_id, o.l1, o.ben1, o.ben2, o.local_date,
-             [(sku, *line) for sku, line in zip(o.skus, o.lines)], o.completed_us, o.settled, o.comm1_fen,
-             o.comm2_fen, o.paid_fen, o.refunded_fen)
+            (o.order_id, o.customer_id, o.group_id, o.l1, o.ben1, o.ben2, o.local_date, list(o.skus), o.packed,
+             o.completed_us, o.settled)
             for o in book.orders.values()
         ],
         "payouts": [(p.payout_id, p.promoter_id, p.amount_fen, p.finished) for p in book.payouts.values()],
@@ -102,24 +104,41 @@ def _restore(state: dict[str, Any]) -> Book:
     if closed is not None and not isinstance(closed, str):
         raise CheckpointError("checkpoint: closed_through is not a month")
     book.closed_through = closed
-    book._due = [(completed, order_id) for completed, order_id in state["due"]]
-    book.bindings = {c: (p, e) for c, p, e in state["bindings"]}
+    # Ids are shared with the book's own keys, as the fold shares them (see state.Order).
+    intern = sys.intern
+    promoters = book.promoters
     for row in state["promoters"]:
-        p = Promoter(row[0], row[1], row[2], row[3], row[4])
+        inviter = promoters[row[2]].promoter_id if row[2] is not None else None
+        p = Promoter(row[0], row[1], inviter, row[3], row[4])
         (p.qualified, p.suspended, p.invitees, p.open_groups, p.pending_fen, p.available_fen, p.in_payout_fen,
          p.paid_out_fen, p.level1_fen, p.level2_fen, p.net_gmv_fen, p.orders) = row[5:]
-        book.promoters[p.promoter_id] = p
+        p.number = len(book.numbered)
+        book.numbered.append(p)
+        promoters[p.promoter_id] = p
+
+    def promoter_key(promoter_id: str | None) -> str | None:
+        return None if promoter_id is None else promoters[promoter_id].promoter_id
+
+    for c, p_id, expiry in state["bindings"]:
+        book.bind(intern(c), p_id, expiry)
     for row in state["groups"]:
-        g = Group(row[0], row[1], row[2], row[3])
-        g.open, g.members, g.pushes = row[4], set(row[5]), row[6]
-        g.pushes_by_day = {day: count for day, count in row[7]}
-        g.orders, g.buyers, g.gross_fen, g.refunded_fen = row[8], set(row[9]), row[10], row[11]
+        g = Group(row[0], promoter_key(row[1]) or "", row[2], row[3])
+        g.open, g.members, g.pushes = row[4], dict.fromkeys([intern(c) for c in row[5]]), row[6]
+        g.pushes_by_day = {intern(day): count for day, count in row[7]}
+        g.orders, g.buyers, g.gross_fen, g.refunded_fen = row[8], dict.fromkeys([intern(c) for c in row[9]]), row[10], row[11]
         book.groups[g.group_id] = g
+    groups = book.groups
     for row in state["orders"]:
-        skus = tuple(line[0] for line in row[7])
-        o = Order(row[0], row[1], row[2], row[3], row[4], row[5], row[6], skus, [list(line[1:]) for line in row[7]])
-        o.completed_us, o.settled, o.comm1_fen, o.comm2_fen, o.paid_fen, o.refunded_fen = row[8:]
+        skus = tuple([intern(sku) for sku in row[7]])
+        packed = row[8]
+        if not isinstance(packed, bytes) or len(packed) != LINE_FORMAT.size * len(skus):
+            raise CheckpointError(f"checkpoint: order {row[0]!r} has malformed lines")
+        o = Order(
+            row[0], intern(row[1]), None if row[2] is None else groups[row[2]].group_id, promoter_key(row[3]),
+            promoter_key(row[4]), promoter_key(row[5]), intern(row[6]), skus, packed, row[9], row[10],
+        )
         book.orders[o.order_id] = o
+    book._due = [(completed, book.orders[order_id].order_id) for completed, order_id in state["due"]]
     for row in state["payouts"]:
         payout = Payout(row[0], row[1], row[2])
         payout.finished = row[3]

@@ -1,14 +1,24 @@
 """The entities the fold keeps, as small slotted classes (no I/O, no logic).
 
 Memory matters at programme scale (10^7 orders and customers), hence
-``__slots__`` and plain lists for order lines.
+``__slots__``, orders as compact Structs with packed lines, and ids shared
+with the book's own keys (see :class:`Order`).
 """
 
 from __future__ import annotations
 
-__all__ = ["BALANCE_FIELDS", "Promoter", "Group", "Order", "Payout", "LINE_PAID", "LINE_REFUNDED", "LINE_RATE1", "LINE_RATE2"]
+import struct
+from collections.abc import Iterable, Sequence
+from typing import Final
 
-# An order line is a list ``[paid_fen, refunded_fen, level1_bps, level2_bps]``.
+import msgspec
+
+__all__ = [
+    "BALANCE_FIELDS", "Promoter", "Group", "Order", "Payout", "LINE_PAID", "LINE_REFUNDED", "LINE_RATE1",
+    "LINE_RATE2", "LINE_FORMAT", "pack_lines",
+]
+
+# An order line (``Order.line(sku)``) is a list ``[paid_fen, refunded_fen, level1_bps, level2_bps]``.
 LINE_PAID = 0
 LINE_REFUNDED = 1
 LINE_RATE1 = 2
@@ -38,6 +48,7 @@ class Promoter:
         "level2_fen",
         "net_gmv_fen",
         "orders",
+        "number",
     )
 
     def __init__(self, promoter_id: str, program: str, inviter_id: str | None, city: str, city_tier: int) -> None:
@@ -59,6 +70,8 @@ class Promoter:
         # GMV of orders attributed to this promoter as L1 (all periods).
         self.net_gmv_fen = 0
         self.orders = 0
+        #: Join order (0, 1, …): how a customer's binding names its promoter compactly.
+        self.number = 0
 
     def balances(self) -> dict[str, int]:
         """The six balances (SPEC §6) by name."""
@@ -87,73 +100,93 @@ class Group:
         self.city = city
         self.city_tier = city_tier
         self.open = True
-        self.members: set[str] = set()
+        #: customers in the group (a dict used as a set: smaller than a set at these sizes)
+        self.members: dict[str, None] = {}
         self.pushes = 0
         self.pushes_by_day: dict[str, int] = {}
         # Order figures over all periods.
         self.orders = 0
-        self.buyers: set[str] = set()
+        self.buyers: dict[str, None] = {}  #: distinct buyers (a dict used as a set)
         self.gross_fen = 0
         self.refunded_fen = 0
 
 
-class Order:
-    __slots__ = (
-        "order_id",
-        "customer_id",
-        "group_id",
-        "l1",
-        "ben1",
-        "ben2",
-        "local_date",
-        "skus",
-        "lines",
-        "completed_us",
-        "settled",
-        "comm1_fen",
-        "comm2_fen",
-        "paid_fen",
-        "refunded_fen",
-    )
+#: One order line packed: paid_fen, refunded_fen (int64), level1_bps, level2_bps (int32).
+LINE_FORMAT: Final = struct.Struct("<qqii")
+_LINE_BYTES: Final = LINE_FORMAT.size
 
-    def __init__(
-        self,
-        order_id: str,
-        customer_id: str,
-        group_id: str | None,
-        l1: str | None,
-        ben1: str | None,
-        ben2: str | None,
-        local_date: str,
-        skus: tuple[str, ...],
-        lines: list[list[int]],
-    ) -> None:
-        self.order_id = order_id
-        self.customer_id = customer_id
-        self.group_id = group_id
-        self.l1 = l1  # attributed level-1 promoter (GMV, ranking)
-        self.ben1 = ben1  # who earns level-1 commission on it (None: nobody)
-        self.ben2 = ben2  # who earns level-2 commission on it (None: nobody)
-        self.local_date = local_date  # YYYY-MM-DD in the zone in force at acceptance
-        self.skus = skus  # the lines' skus, in order
-        self.lines = lines  # aligned with skus: [paid_fen, refunded_fen, level1_bps, level2_bps]
-        self.completed_us: int | None = None
-        self.settled = False
-        self.comm1_fen = 0  # current level-1 commission
-        self.comm2_fen = 0  # current level-2 commission
-        self.paid_fen = 0
-        self.refunded_fen = 0
 
+def pack_lines(lines: Iterable[Sequence[int]]) -> bytes:
+    """Lines ``[paid_fen, refunded_fen, level1_bps, level2_bps]`` as :attr:`Order.packed` bytes."""
+    return b"".join(LINE_FORMAT.pack(*line) for line in lines)
+
+
+class Order(msgspec.Struct, gc=False):
+    """One order, compact (resident state at 10^7 orders is the point):
+
+    a Struct without a GC header; ids are shared with the book's own keys
+    (customer, group, promoters, skus interned); lines are packed bytes
+    (:data:`LINE_FORMAT` per line, aligned with ``skus``). The money figures
+    (``paid_fen``, ``refunded_fen``, ``comm1_fen``, ``comm2_fen``) are derived
+    from the lines: a commission is the sum over lines of what is left times
+    the frozen rate, floored per line (refunds claw back exactly the difference).
+    """
+
+    order_id: str
+    customer_id: str
+    group_id: str | None
+    l1: str | None  #: attributed level-1 promoter (GMV, ranking)
+    ben1: str | None  #: who earns level-1 commission on it (None: nobody)
+    ben2: str | None  #: who earns level-2 commission on it (None: nobody)
+    local_date: str  #: YYYY-MM-DD in the zone in force at acceptance
+    skus: tuple[str, ...]  #: the lines' skus, in order
+    packed: bytes  #: the lines, :data:`LINE_FORMAT` each, aligned with ``skus``
+    completed_us: int | None = None
+    settled: bool = False
+
+    @property
+    def lines(self) -> list[list[int]]:
+        """The lines ``[paid_fen, refunded_fen, level1_bps, level2_bps]`` (copies), aligned with ``skus``."""
+        return [list(line) for line in LINE_FORMAT.iter_unpack(self.packed)]
 
     def line(self, sku: str) -> list[int] | None:
-        """The line ``[paid_fen, refunded_fen, level1_bps, level2_bps]`` of ``sku``, or None.
-
-        Lines are a list, not a dict: most orders have one or two lines, and a
-        dict per order costs more memory than the rare refund's linear search."""
+        """The line ``[paid_fen, refunded_fen, level1_bps, level2_bps]`` of ``sku`` (a copy), or None."""
         try:
-            return self.lines[self.skus.index(sku)]
+            index = self.skus.index(sku)
         except ValueError:
             return None
+        return list(LINE_FORMAT.unpack_from(self.packed, index * _LINE_BYTES))
+
+    def refund(self, index: int, amount_fen: int) -> None:
+        """Add ``amount_fen`` to the refunded amount of line ``index``."""
+        at = index * _LINE_BYTES
+        paid, refunded, rate1, rate2 = LINE_FORMAT.unpack_from(self.packed, at)
+        self.packed = (
+            self.packed[:at] + LINE_FORMAT.pack(paid, refunded + amount_fen, rate1, rate2)
+            + self.packed[at + _LINE_BYTES :]
+        )
+
+    @property
+    def paid_fen(self) -> int:
+        return sum(line[0] for line in LINE_FORMAT.iter_unpack(self.packed))
+
+    @property
+    def refunded_fen(self) -> int:
+        return sum(line[1] for line in LINE_FORMAT.iter_unpack(self.packed))
+
+    @property
+    def comm1_fen(self) -> int:
+        """Current level-1 commission (0 when nobody earns it)."""
+        if self.ben1 is None:
+            return 0
+        return sum((paid - refunded) * rate1 // 10_000 for paid, refunded, rate1, _ in LINE_FORMAT.iter_unpack(self.packed))
+
+    @property
+    def comm2_fen(self) -> int:
+        """Current level-2 commission (0 when nobody earns it)."""
+        if self.ben2 is None:
+            return 0
+        return sum((paid - refunded) * rate2 // 10_000 for paid, refunded, _, rate2 in LINE_FORMAT.iter_unpack(self.packed))
 
 
 class Payout:

@@ -4,7 +4,10 @@ The fold that *decides* (attribution, suspensions, settlement) is sequential
 and ran once, when the export wrote each event's decision. What is left is
 order-independent, so Dask does it in parallel over the Parquet parts:
 
-- sums by key (balances, group moves, group-days, rank-days),
+- promoter balances as sums of the exported postings: amounts summed per
+  (promoter, kind, level, from, to), each sum then applied as one posting by
+  the domain's own rule (:func:`~.views.balances_of`, as the views do),
+- sums by key (invitees, group moves, group-days, rank-days),
 - the latest flag per promoter (``max(position * 2 + value)``),
 - distinct buyers per group (``drop_duplicates`` on group and customer),
 - and, beside them, the hash chain over the ``events`` parts in order
@@ -35,11 +38,13 @@ from ..domain.report import check_period
 from ..errors import CorruptLog, UsageError
 from .parquet import read_manifest
 from .query import merge_report
-from .views import BALANCE_FIELDS, RankRow, ShardTotals, group_row, promoter_row, rank_key
+from .views import PostingShape, PromoterFigures, RankRow, ShardTotals, group_row, promoter_row, rank_key
 
 __all__ = ["replay_report"]
 
 _GROUP_MOVES: Final = ("closed", "members", "pushes")
+#: What a posting's effect on the balances depends on, besides its promoter and amount.
+_POSTING_SHAPE: Final = ("kind", "level", "from", "to")
 _DAY_SUMS: Final = ("orders", "gross_fen", "refunded_fen")
 _compute: Final[Callable[..., tuple[Any, ...]]] = dask.base.compute
 
@@ -106,7 +111,8 @@ def replay_report(parquet_dir: str, *, period: str | None = None, top: int | Non
     plan = {
         "promoters": table("promoters")[["promoter_id", "program", "inviter_id"]],
         "flags": flags.groupby(["promoter_id", "flag"])["code"].max().reset_index(),
-        "balances": table("balances").groupby("promoter_id")[list(BALANCE_FIELDS)].sum().reset_index(),
+        "postings": _posting_sums(table("postings")),
+        "invites": table("invites").groupby("promoter_id").size().rename("invitees").reset_index(),
         "groups": table("groups")[["group_id", "owner_id", "city_tier"]],
         "group_moves": table("group_deltas").groupby("group_id")[list(_GROUP_MOVES)].sum().reset_index(),
         "group_days": scoped(table("group_days")).groupby("group_id")[list(_DAY_SUMS)].sum().reset_index(),
@@ -137,18 +143,34 @@ def replay_report(parquet_dir: str, *, period: str | None = None, top: int | Non
     return merge_report([_totals(frames, top)], events=events, log_head=log_head, period=period, top=top)
 
 
+def _posting_sums(postings: Frame) -> Frame:
+    """``amount_fen`` summed per promoter and posting shape (nulls as 0 and "": group keys)."""
+    shaped = postings.assign(level=postings["level"].fillna(0).astype("int64"),
+                             **{"from": postings["from"].fillna(""), "to": postings["to"].fillna("")})
+    return shaped.groupby(["promoter_id", *_POSTING_SHAPE])["amount_fen"].sum().reset_index()
+
+
+def _posted(frame: Frame) -> dict[str, dict[PostingShape, int]]:
+    """Each promoter's posted amounts per posting shape (nulls back from 0 and "")."""
+    posted: dict[str, dict[PostingShape, int]] = {}
+    columns = _columns(frame, ("promoter_id", *_POSTING_SHAPE, "amount_fen"))
+    for pid, kind, level, source, destination, amount in zip(*columns, strict=True):
+        posted.setdefault(pid, {})[(kind, level or None, source or None, destination or None)] = amount
+    return posted
+
+
 def _totals(frames: dict[str, Frame], top: int | None) -> ShardTotals:
     """The computed aggregates as one shard's answer."""
     flags: dict[tuple[str, str], bool] = {
         (pid, flag): code % 2 == 1 for pid, flag, code in zip(*_columns(frames["flags"], ("promoter_id", "flag", "code")))
     }
-    zero_balances = (0,) * len(BALANCE_FIELDS)
-    balances = {row[0]: tuple(row[1:]) for row in zip(*_columns(frames["balances"], ("promoter_id", *BALANCE_FIELDS)))}
-    promoters = {
-        pid: promoter_row(program, _text(inviter), flags.get((pid, "qualified"), False),
-                          flags.get((pid, "suspended"), False), balances.get(pid, zero_balances))
-        for pid, program, inviter in zip(*_columns(frames["promoters"], ("promoter_id", "program", "inviter_id")))
-    }
+    posted = _posted(frames["postings"])
+    invitees = dict(zip(*_columns(frames["invites"], ("promoter_id", "invitees"))))
+    promoters = {}
+    for pid, program, inviter in zip(*_columns(frames["promoters"], ("promoter_id", "program", "inviter_id"))):
+        figures = PromoterFigures(invitees=invitees.get(pid, 0), posted=posted.get(pid, {}))
+        promoters[pid] = promoter_row(program, _text(inviter), flags.get((pid, "qualified"), False),
+                                      flags.get((pid, "suspended"), False), figures.additive(pid))
     moves = {row[0]: tuple(row[1:]) for row in zip(*_columns(frames["group_moves"], ("group_id", *_GROUP_MOVES)))}
     days = {row[0]: tuple(row[1:]) for row in zip(*_columns(frames["group_days"], ("group_id", *_DAY_SUMS)))}
     buyers = dict(zip(*_columns(frames["buyers"], ("group_id", "buyers"))))

@@ -48,26 +48,9 @@ from ..domain.report import check_period
 from ..errors import SupernovaError, UsageError
 from ..store import open_store
 from ..store.postgres import parse_postgres_url
-from .decisions import (
-    BalanceFact,
-    BuyerFact,
-    Decider,
-    Decision,
-    FlagFact,
-    GroupDayFact,
-    GroupDeltaFact,
-    GroupFact,
-    PromoterFact,
-    RankFact,
-    decode_decision,
-    encode_decision,
-    facts_of,
-    key_hashes,
-    owner_key,
-    shard_of,
-)
+from .decisions import Decider, Decision, decode_decision, encode_decision, key_hashes, shard_of
 from .query import merge_report
-from .views import BALANCE_FIELDS, RankRow, ShardTotals, group_row, promoter_row
+from .views import BALANCE_FIELDS, Merge, RankRow, ShardTotals, group_row, promoter_row
 
 __all__ = [
     "DECIDER_NAME",
@@ -289,11 +272,11 @@ class ScaleRecorder(PostgresTrackingRecorder):
         ``hold_s`` keeps the transaction open that long before committing and
         ``crash_at`` raises :class:`InjectedFailure` inside it when the batch
         reaches that position: both only for tests of killed workers."""
-        batch = _ShardBatch(shards, index)
+        merged = Merge(lambda key: shard_of(key, shards) == index)
         for decision in decisions:
-            batch.add(decision)
+            merged.add(decision)
         with self.datastore.transaction(commit=True) as curs:
-            for table, params in batch.columns().items():
+            for table, params in _shard_columns(merged, shards, index).items():
                 if params["id"]:
                     curs.execute(_statement(_UPSERTS[table], self.schema), params)
             if hold_s:
@@ -303,99 +286,46 @@ class ScaleRecorder(PostgresTrackingRecorder):
             self._insert_tracking(curs, tracking)
 
 
-class _ShardBatch:
-    """The facts of a batch that one shard owns, merged per key (one row per key per table)."""
+def _shard_columns(merged: Merge, shards: int, index: int) -> dict[str, dict[str, Any]]:
+    """Column arrays per view table of a batch's merged facts, for the ``unnest`` upserts.
 
-    def __init__(self, shards: int, index: int) -> None:
-        self.shards = shards
-        self.index = index
-        # promoter -> [program, inviter, qualified, qualified_at, suspended, suspended_at, *balances]
-        self.promoters: dict[str, list[Any]] = {}
-        self.groups: dict[str, list[Any]] = {}  # group -> [owner, tier, closed, members, pushes]
-        self.group_days: dict[tuple[str, str], list[int]] = {}
-        self.buyers: set[tuple[str, str, str]] = set()
-        self.rank_days: dict[tuple[str, str], list[int]] = {}
-
-    def _promoter(self, promoter_id: str) -> list[Any]:
-        row = self.promoters.get(promoter_id)
-        if row is None:
-            row = self.promoters[promoter_id] = [None, None, False, 0, False, 0] + [0] * len(BALANCE_FIELDS)
-        return row
-
-    def _group(self, group_id: str) -> list[Any]:
-        row = self.groups.get(group_id)
-        if row is None:
-            row = self.groups[group_id] = [None, None, 0, 0, 0]
-        return row
-
-    def add(self, decision: Decision) -> None:
-        for fact in facts_of(decision):
-            if shard_of(owner_key(fact), self.shards) != self.index:
-                continue
-            if isinstance(fact, PromoterFact):
-                row = self._promoter(fact.promoter_id)
-                row[0], row[1] = fact.program, fact.inviter_id
-            elif isinstance(fact, FlagFact):
-                row = self._promoter(fact.promoter_id)
-                at = 2 if fact.flag == "qualified" else 4
-                row[at], row[at + 1] = fact.value, decision.position
-            elif isinstance(fact, BalanceFact):
-                row = self._promoter(fact.promoter_id)
-                for offset, name in enumerate(BALANCE_FIELDS):
-                    row[6 + offset] += getattr(fact, name)
-            elif isinstance(fact, GroupFact):
-                row = self._group(fact.group_id)
-                row[0], row[1] = fact.owner_id, fact.city_tier
-            elif isinstance(fact, GroupDeltaFact):
-                row = self._group(fact.group_id)
-                row[2] += fact.closed
-                row[3] += fact.members
-                row[4] += fact.pushes
-            elif isinstance(fact, GroupDayFact):
-                day = self.group_days.setdefault((fact.group_id, fact.local_date), [0, 0, 0])
-                day[0] += fact.orders
-                day[1] += fact.gross_fen
-                day[2] += fact.refunded_fen
-            elif isinstance(fact, BuyerFact):
-                self.buyers.add((fact.group_id, fact.customer_id, fact.local_date))
-            elif isinstance(fact, RankFact):
-                rank = self.rank_days.setdefault((fact.promoter_id, fact.local_date), [0, 0])
-                rank[0] += fact.orders
-                rank[1] += fact.net_gmv_fen
-
-    def columns(self) -> dict[str, dict[str, Any]]:
-        """Column arrays per view table, for the ``unnest`` upserts."""
-        base = {"shards": self.shards, "shard": self.index}
-        promoter_rows = list(self.promoters.items())
-        promoters = {**base, "id": [pid for pid, _ in promoter_rows]}
-        for offset, name in enumerate(("program", "inviter_id", "q", "q_at", "s", "s_at")):
-            promoters[name] = [row[offset] for _, row in promoter_rows]
-        for offset in range(len(BALANCE_FIELDS)):
-            promoters[f"b{offset}"] = [row[6 + offset] for _, row in promoter_rows]
-        group_rows = list(self.groups.items())
-        groups = {**base, "id": [gid for gid, _ in group_rows]}
-        for offset, name in enumerate(("owner_id", "city_tier", "closed", "members", "pushes")):
-            groups[name] = [row[offset] for _, row in group_rows]
-        days = list(self.group_days.items())
-        buyers = sorted(self.buyers)
-        ranks = list(self.rank_days.items())
-        return {
-            "snv_promoters": promoters,
-            "snv_groups": groups,
-            "snv_group_days": {
-                **base, "id": [g for (g, _), _ in days], "day": [d for (_, d), _ in days],
-                "orders": [v[0] for _, v in days], "gross": [v[1] for _, v in days],
-                "refunded": [v[2] for _, v in days],
-            },
-            "snv_buyers": {
-                **base, "id": [b[0] for b in buyers], "customer": [b[1] for b in buyers],
-                "day": [b[2] for b in buyers],
-            },
-            "snv_rank_days": {
-                **base, "id": [p for (p, _), _ in ranks], "day": [d for (_, d), _ in ranks],
-                "orders": [v[0] for _, v in ranks], "net": [v[1] for _, v in ranks],
-            },
-        }
+    A set-once value not in the batch is NULL and a flag not set in it is at
+    position 0: the upserts keep what the table holds for those."""
+    base = {"shards": shards, "shard": index}
+    promoter_rows = list(merged.promoters.items())
+    additive = [p.additive(pid) for pid, p in promoter_rows]
+    promoters = {
+        **base, "id": [pid for pid, _ in promoter_rows],
+        "program": [p.program for _, p in promoter_rows], "inviter_id": [p.inviter_id for _, p in promoter_rows],
+        "q": [p.qualified[1] for _, p in promoter_rows], "q_at": [p.qualified[0] for _, p in promoter_rows],
+        "s": [p.suspended[1] for _, p in promoter_rows], "s_at": [p.suspended[0] for _, p in promoter_rows],
+    }
+    for offset in range(len(BALANCE_FIELDS)):
+        promoters[f"b{offset}"] = [row[offset] for row in additive]
+    group_rows = list(merged.groups.items())
+    groups = {**base, "id": [gid for gid, _ in group_rows]}
+    for name in ("owner_id", "city_tier", "closed", "members", "pushes"):
+        groups[name] = [getattr(g, name) for _, g in group_rows]
+    days = list(merged.group_days.items())
+    buyers = sorted(merged.buyers)
+    ranks = list(merged.rank_days.items())
+    return {
+        "snv_promoters": promoters,
+        "snv_groups": groups,
+        "snv_group_days": {
+            **base, "id": [g for (g, _), _ in days], "day": [d for (_, d), _ in days],
+            "orders": [v[0] for _, v in days], "gross": [v[1] for _, v in days],
+            "refunded": [v[2] for _, v in days],
+        },
+        "snv_buyers": {
+            **base, "id": [b[0] for b in buyers], "customer": [b[1] for b in buyers],
+            "day": [b[2] for b in buyers],
+        },
+        "snv_rank_days": {
+            **base, "id": [p for (p, _), _ in ranks], "day": [d for (_, d), _ in ranks],
+            "orders": [v[0] for _, v in ranks], "net": [v[1] for _, v in ranks],
+        },
+    }
 
 
 # -- the projections ---------------------------------------------------------------------

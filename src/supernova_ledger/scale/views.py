@@ -1,31 +1,37 @@
-"""Shard views in memory: the pure fold of decision facts that the SQL workers also do.
+"""The merge of decision facts, written once: in-memory shard views and the SQL workers' batches.
 
-A :class:`View` holds, for the keys it owns, the merged facts of
-:mod:`.decisions` — sums, highest-position flags and distinct buyers — and
-answers a query as :class:`ShardTotals`. ``View`` is the reference the
-PostgreSQL workers (:mod:`.projection`) and the Dask replay
-(:mod:`.dask_replay`) are tested against, and runs the sharded pipeline
-without a server (:func:`sharded_report`).
+:class:`Merge` folds the postings and facts of :mod:`.decisions` per key —
+postings summed into their promoter's balances, sums, highest-position flags
+and distinct buyers — for the keys it owns. Two readers use it:
+
+- :class:`View`, a shard's view in memory, which answers a query as
+  :class:`ShardTotals`: the reference the PostgreSQL workers
+  (:mod:`.projection`) and the Dask replay (:mod:`.dask_replay`) are tested
+  against, and the sharded pipeline without a server (:func:`~.query.sharded_report`);
+- a PostgreSQL worker's batch, which merges a batch of decisions the same
+  way and upserts the merged rows into the shard's tables (the SQL ``ON
+  CONFLICT`` clauses continue the same merge across batches).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..domain.postings import Balances, BalanceName, Posting, PostingKind, apply_posting
 from ..domain.report import check_period
 from .decisions import (
-    BalanceFact,
     BuyerFact,
     Decision,
-    Fact,
     FlagFact,
     GroupDayFact,
     GroupDeltaFact,
     GroupFact,
+    InviteFact,
     PromoterFact,
     RankFact,
+    facts_of,
     owner_key,
     shard_of,
 )
@@ -35,6 +41,11 @@ __all__ = [
     "ShardTotals",
     "RankRow",
     "View",
+    "Merge",
+    "PromoterFigures",
+    "GroupFigures",
+    "PostingShape",
+    "balances_of",
     "in_period",
     "rank_key",
     "promoter_row",
@@ -90,36 +101,155 @@ class ShardTotals:
     ranking: list[RankRow]  #: sorted by :func:`rank_key`, at most ``top`` rows
 
 
+#: What a posting does to balances, besides its amount: ``(kind, level, from, to)``.
+PostingShape = tuple[PostingKind, int | None, BalanceName | None, BalanceName | None]
+
+
+def balances_of(promoter_id: str, posted: Mapping[PostingShape, int]) -> Balances:
+    """The six balances of a promoter whose postings' amounts, summed per shape, are ``posted``.
+
+    A posting moves its amount between balances by its kind, level, from and
+    to alone, so the postings of one shape move together what one posting of
+    their summed amount moves: that one is applied, by the fold's own rule
+    (:func:`~supernova_ledger.domain.postings.apply_posting`)."""
+    balances = Balances()
+    for (kind, level, source, destination), amount in posted.items():
+        apply_posting(balances, Posting(promoter_id=promoter_id, position=0, event_id="", at="", book="", kind=kind,
+                                        level=level, from_=source, to=destination, amount_fen=amount))
+    return balances
+
+
 @dataclass(slots=True)
-class _Promoter:
-    program: str = ""
+class PromoterFigures:
+    """A promoter's merged facts (``None``: its set-once fact is not among those merged)."""
+
+    program: str | None = None
     inviter_id: str | None = None
-    #: flag -> (position it was set at, value)
-    flags: dict[str, tuple[int, bool]] = field(default_factory=dict)
-    balances: list[int] = field(default_factory=lambda: [0] * len(BALANCE_FIELDS))
+    #: (position it was set at, value); (0, False) when never set
+    qualified: tuple[int, bool] = (0, False)
+    suspended: tuple[int, bool] = (0, False)
+    invitees: int = 0
+    #: ``amount_fen`` of its postings, summed per :data:`PostingShape`
+    posted: dict[PostingShape, int] = field(default_factory=dict)
+
+    def additive(self, promoter_id: str) -> tuple[int, ...]:
+        """The summed figures in :data:`BALANCE_FIELDS` order (invitees, then the six balances)."""
+        balances = balances_of(promoter_id, self.posted)
+        return (self.invitees, balances.pending_fen, balances.available_fen, balances.in_payout_fen,
+                balances.paid_out_fen, balances.level1_fen, balances.level2_fen)
 
 
 @dataclass(slots=True)
-class _Group:
-    owner_id: str = ""
-    city_tier: int = 0
+class GroupFigures:
+    """A group's merged facts (order figures live per local date, in :attr:`Merge.group_days`)."""
+
+    owner_id: str | None = None
+    city_tier: int | None = None
     closed: int = 0
     members: int = 0
     pushes: int = 0
 
 
-class View:
-    """The merged facts of the keys ``owns(key)`` accepts, as of ``position``."""
+class Merge:
+    """The postings and facts of decisions, merged per key, for the keys ``owns(key)`` accepts.
 
-    def __init__(self, owns: Callable[[str], bool] = lambda key: True) -> None:
+    Merging is order-independent: decisions in any order (each once) give the
+    same figures. ``None`` for ``owns``: every key."""
+
+    def __init__(self, owns: Callable[[str], bool] | None = None) -> None:
         self.owns = owns
+        self.promoters: dict[str, PromoterFigures] = {}
+        self.groups: dict[str, GroupFigures] = {}
+        #: (group, local date) -> [orders, gross_fen, refunded_fen]
+        self.group_days: dict[tuple[str, str], list[int]] = {}
+        #: (group, customer, local date)
+        self.buyers: set[tuple[str, str, str]] = set()
+        #: (level-1 promoter, local date) -> [orders, net_gmv_fen]
+        self.rank_days: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, decision: Decision) -> None:
+        """Merge the postings and facts of ``decision`` this merge owns."""
+        owns, position = self.owns, decision.position
+        for posting in decision.postings:  # the most numerous facts: summed per shape, applied when read
+            if owns is None or owns("promoter:" + posting.promoter_id):
+                posted = self.promoter(posting.promoter_id).posted
+                shape = (posting.kind, posting.level, posting.from_, posting.to)
+                posted[shape] = posted.get(shape, 0) + posting.amount_fen
+        for fact in facts_of(decision, postings=False):
+            if owns is None or owns(owner_key(fact)):
+                _MERGE[type(fact)](self, fact, position)
+
+    def promoter(self, promoter_id: str) -> PromoterFigures:
+        figures = self.promoters.get(promoter_id)
+        if figures is None:
+            figures = self.promoters[promoter_id] = PromoterFigures()
+        return figures
+
+    def group(self, group_id: str) -> GroupFigures:
+        figures = self.groups.get(group_id)
+        if figures is None:
+            figures = self.groups[group_id] = GroupFigures()
+        return figures
+
+    def _promoter(self, fact: PromoterFact, position: int) -> None:
+        figures = self.promoter(fact.promoter_id)
+        figures.program, figures.inviter_id = fact.program, fact.inviter_id
+
+    def _invite(self, fact: InviteFact, position: int) -> None:
+        self.promoter(fact.promoter_id).invitees += 1
+
+    def _flag(self, fact: FlagFact, position: int) -> None:
+        figures = self.promoter(fact.promoter_id)
+        if fact.flag == "qualified":
+            figures.qualified = max(figures.qualified, (position, fact.value))
+        else:
+            figures.suspended = max(figures.suspended, (position, fact.value))
+
+    def _group(self, fact: GroupFact, position: int) -> None:
+        figures = self.group(fact.group_id)
+        figures.owner_id, figures.city_tier = fact.owner_id, fact.city_tier
+
+    def _group_delta(self, fact: GroupDeltaFact, position: int) -> None:
+        figures = self.group(fact.group_id)
+        figures.closed += fact.closed
+        figures.members += fact.members
+        figures.pushes += fact.pushes
+
+    def _group_day(self, fact: GroupDayFact, position: int) -> None:
+        day = self.group_days.setdefault((fact.group_id, fact.local_date), [0, 0, 0])
+        day[0] += fact.orders
+        day[1] += fact.gross_fen
+        day[2] += fact.refunded_fen
+
+    def _buyer(self, fact: BuyerFact, position: int) -> None:
+        self.buyers.add((fact.group_id, fact.customer_id, fact.local_date))
+
+    def _rank(self, fact: RankFact, position: int) -> None:
+        rank = self.rank_days.setdefault((fact.promoter_id, fact.local_date), [0, 0])
+        rank[0] += fact.orders
+        rank[1] += fact.net_gmv_fen
+
+
+#: Fact type -> how :class:`Merge` merges it.
+_MERGE: Final[dict[type, Callable[[Merge, Any, int], None]]] = {
+    PromoterFact: Merge._promoter,
+    InviteFact: Merge._invite,
+    FlagFact: Merge._flag,
+    GroupFact: Merge._group,
+    GroupDeltaFact: Merge._group_delta,
+    GroupDayFact: Merge._group_day,
+    BuyerFact: Merge._buyer,
+    RankFact: Merge._rank,
+}
+
+
+class View(Merge):
+    """A shard's view in memory: the merged facts of the keys it owns, as of ``position``."""
+
+    def __init__(self, owns: Callable[[str], bool] | None = None) -> None:
+        super().__init__(owns)
         self.position = 0
         self.head = "0" * 64
-        self.promoters: dict[str, _Promoter] = {}
-        self.groups: dict[str, _Group] = {}
-        self.group_days: dict[tuple[str, str], list[int]] = {}  # (group, date) -> [orders, gross, refunded]
-        self.buyers: set[tuple[str, str, str]] = set()  # (group, customer, date)
-        self.rank_days: dict[tuple[str, str], list[int]] = {}  # (promoter, date) -> [net, orders]
 
     @classmethod
     def shard(cls, shards: int, index: int) -> "View":
@@ -130,49 +260,13 @@ class View:
         self.position = max(self.position, decision.position)
         if self.position == decision.position:
             self.head = decision.head
-        for facts in (decision.promoters, decision.flags, decision.balances, decision.groups,
-                      decision.group_deltas, decision.group_days, decision.buyers, decision.ranks):
-            for fact in facts:
-                if self.owns(owner_key(fact)):
-                    self._merge(fact, decision.position)
-
-    def _merge(self, fact: Fact, position: int) -> None:
-        if isinstance(fact, PromoterFact):
-            promoter = self.promoters.setdefault(fact.promoter_id, _Promoter())
-            promoter.program, promoter.inviter_id = fact.program, fact.inviter_id
-        elif isinstance(fact, FlagFact):
-            flags = self.promoters.setdefault(fact.promoter_id, _Promoter()).flags
-            flags[fact.flag] = max(flags.get(fact.flag, (0, False)), (position, fact.value))
-        elif isinstance(fact, BalanceFact):
-            balances = self.promoters.setdefault(fact.promoter_id, _Promoter()).balances
-            for index, name in enumerate(BALANCE_FIELDS):
-                balances[index] += getattr(fact, name)
-        elif isinstance(fact, GroupFact):
-            group = self.groups.setdefault(fact.group_id, _Group())
-            group.owner_id, group.city_tier = fact.owner_id, fact.city_tier
-        elif isinstance(fact, GroupDeltaFact):
-            group = self.groups.setdefault(fact.group_id, _Group())
-            group.closed += fact.closed
-            group.members += fact.members
-            group.pushes += fact.pushes
-        elif isinstance(fact, GroupDayFact):
-            day = self.group_days.setdefault((fact.group_id, fact.local_date), [0, 0, 0])
-            day[0] += fact.orders
-            day[1] += fact.gross_fen
-            day[2] += fact.refunded_fen
-        elif isinstance(fact, BuyerFact):
-            self.buyers.add((fact.group_id, fact.customer_id, fact.local_date))
-        elif isinstance(fact, RankFact):
-            rank = self.rank_days.setdefault((fact.promoter_id, fact.local_date), [0, 0])
-            rank[0] += fact.net_gmv_fen
-            rank[1] += fact.orders
+        self.add(decision)
 
     def totals(self, period: str | None = None, top: int | None = None) -> ShardTotals:
         """This view's answer to a report query."""
         period = check_period(period)
         promoters = {
-            pid: promoter_row(p.program, p.inviter_id, p.flags.get("qualified", (0, False))[1],
-                              p.flags.get("suspended", (0, False))[1], p.balances)
+            pid: promoter_row(p.program or "", p.inviter_id, p.qualified[1], p.suspended[1], p.additive(pid))
             for pid, p in self.promoters.items()
         }
         scoped: dict[str, list[int]] = {}
@@ -189,10 +283,10 @@ class View:
         groups = {}
         for group_id, g in self.groups.items():
             orders, gross, refunded = scoped.get(group_id, (0, 0, 0))
-            groups[group_id] = group_row(g.owner_id, g.closed, g.city_tier, g.members, g.pushes, orders,
+            groups[group_id] = group_row(g.owner_id or "", g.closed, g.city_tier or 0, g.members, g.pushes, orders,
                                          len(buyers.get(group_id, ())), gross, refunded)
         ranked: dict[str, list[int]] = {}
-        for (promoter_id, local_date), (net, orders) in self.rank_days.items():
+        for (promoter_id, local_date), (orders, net) in self.rank_days.items():
             if in_period(local_date, period):
                 sums = ranked.setdefault(promoter_id, [0, 0])
                 sums[0] += net
