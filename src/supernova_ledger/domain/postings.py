@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from ..errors import InvariantViolation
+from .state import Balances
 
 __all__ = [
     "Posting",
@@ -95,26 +96,6 @@ def posting_dict(posting: Posting) -> dict[str, Any]:
         "to": posting.to,
         "amount_fen": posting.amount_fen,
     }
-
-
-class Balances:
-    """The six balances of SPEC §6 (slot names end in ``_fen``, as in the report)."""
-
-    __slots__ = ("pending_fen", "available_fen", "in_payout_fen", "paid_out_fen", "level1_fen", "level2_fen")
-
-    def __init__(self) -> None:
-        self.pending_fen = 0
-        self.available_fen = 0
-        self.in_payout_fen = 0
-        self.paid_out_fen = 0
-        self.level1_fen = 0
-        self.level2_fen = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in Balances.__slots__}
-
-    def any(self) -> bool:
-        return any(getattr(self, name) for name in Balances.__slots__)
 
 
 def _earn(target: Any, amount: int, level: int | None, source: str | None) -> None:

@@ -14,6 +14,7 @@ from typing import Final
 import msgspec
 
 __all__ = [
+    "Balances",
     "BALANCE_FIELDS", "Promoter", "Group", "Order", "Payout", "LINE_PAID", "LINE_REFUNDED", "LINE_RATE1",
     "LINE_RATE2", "LINE_FORMAT", "pack_lines",
 ]
@@ -29,7 +30,34 @@ LINE_RATE2 = 3
 BALANCE_FIELDS = ("pending_fen", "available_fen", "in_payout_fen", "paid_out_fen", "level1_fen", "level2_fen")
 
 
-class Promoter:
+class Balances:
+    """The six balances of SPEC §6 (attribute names end in ``_fen``, as in the report).
+
+    Postings move them (:func:`~.postings.apply_posting`); a promoter is one,
+    and so are a statement's opening and closing balances."""
+
+    __slots__ = BALANCE_FIELDS
+
+    def __init__(self) -> None:
+        self.pending_fen = 0
+        self.available_fen = 0
+        self.in_payout_fen = 0
+        self.paid_out_fen = 0
+        self.level1_fen = 0
+        self.level2_fen = 0
+
+    def balances(self) -> dict[str, int]:
+        """The six balances (SPEC §6) by name."""
+        return {name: getattr(self, name) for name in BALANCE_FIELDS}
+
+    as_dict = balances
+
+    def any(self) -> bool:
+        """Whether any balance is non-zero."""
+        return any(getattr(self, name) for name in BALANCE_FIELDS)
+
+
+class Promoter(Balances):
     __slots__ = (
         "promoter_id",
         "program",
@@ -40,18 +68,13 @@ class Promoter:
         "suspended",
         "invitees",
         "open_groups",
-        "pending_fen",
-        "available_fen",
-        "in_payout_fen",
-        "paid_out_fen",
-        "level1_fen",
-        "level2_fen",
         "net_gmv_fen",
         "orders",
         "number",
     )
 
     def __init__(self, promoter_id: str, program: str, inviter_id: str | None, city: str, city_tier: int) -> None:
+        super().__init__()
         self.promoter_id = promoter_id
         self.program = program
         self.inviter_id = inviter_id
@@ -61,21 +84,11 @@ class Promoter:
         self.suspended = False
         self.invitees = 0
         self.open_groups = 0
-        self.pending_fen = 0
-        self.available_fen = 0
-        self.in_payout_fen = 0
-        self.paid_out_fen = 0
-        self.level1_fen = 0
-        self.level2_fen = 0
         # GMV of orders attributed to this promoter as L1 (all periods).
         self.net_gmv_fen = 0
         self.orders = 0
         #: Join order (0, 1, …): how a customer's binding names its promoter compactly.
         self.number = 0
-
-    def balances(self) -> dict[str, int]:
-        """The six balances (SPEC §6) by name."""
-        return {name: getattr(self, name) for name in BALANCE_FIELDS}
 
 
 class Group:
