@@ -87,7 +87,14 @@ def _verify(store: LogStore, expect: Sequence[ExpectedHead], key: bytes | None) 
         return failed(0, f"expected head {at_position[0].describe()}: position 0 is always the genesis head")
     while checkpoint is not None and checkpoint[0] <= 0:
         checkpoint = next(checkpoints, None)
-    for record in store.read():
+    records = store.read()
+    while True:
+        try:
+            record = next(records, None)
+        except CorruptLog as exc:  # a stored row that cannot be read as a whole
+            return failed(expected, exc.message)
+        if record is None:
+            break
         if record.position != expected:
             return failed(expected, f"position {expected} is missing (next stored is {record.position})")
         try:

@@ -178,6 +178,10 @@ def _parser() -> argparse.ArgumentParser:
     verify_cmd.add_argument("--format", choices=("table", "json"), default="table",
                             help='table: one line for people; json: {"ok","events","log_head","problem"}')
     quiet(verify_cmd)
+    migrate = command("migrate", "copy the log into a new, empty store (current layout); verify both")
+    migrate.add_argument("--to", metavar="URL", required=True, help="the empty store to write (required)")
+    migrate.add_argument("--batch", type=_positive_batch, default=None, metavar="N",
+                         help="records per stored row in the new store (default: 5000)")
 
     explain = command("explain", "every posting of one promoter, with its balances (SPEC §8.2)")
     explain.add_argument("promoter", metavar="PROMOTER", help="the promoter's id")
@@ -245,8 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _open(args: argparse.Namespace, *, create: bool = False) -> Ledger:
     """The ledger at ``--store``; only commands that write pass ``create=True``."""
     ledger = Ledger.open(resolve_store_url(args.store), create=create)
-    if ledger.checkpoint_problem:
-        print(f"{PROG}: warning: {printable(ledger.checkpoint_problem)}; replayed the log instead", file=sys.stderr)
+    # The state is restored only when a command needs it; warn then.
+    ledger.on_checkpoint_problem = lambda problem: print(
+        f"{PROG}: warning: {printable(problem)}; replayed the log instead", file=sys.stderr
+    )
     return ledger
 
 
@@ -580,8 +586,10 @@ def _open_reading(args: argparse.Namespace, stack: ExitStack, label: str) -> Led
         store.close()
         raise
     stack.enter_context(ledger)
-    if ledger.checkpoint_problem:
-        print(f"{PROG}: warning: {printable(ledger.checkpoint_problem)}; replayed the log instead", file=sys.stderr)
+    # The state is restored only when the command needs it; warn then.
+    ledger.on_checkpoint_problem = lambda problem: print(
+        f"{PROG}: warning: {printable(problem)}; replayed the log instead", file=sys.stderr
+    )
     return ledger
 
 
@@ -682,6 +690,30 @@ def _verify(args: argparse.Namespace) -> int:
         out.write(printable(result.describe()) + "\n")
         out.flush()
     return EXIT_OK if result.ok else EXIT_VERIFY_FAILED
+
+
+def _positive_batch(text: str) -> int:
+    from .store.base import MAX_APPEND_BATCH
+
+    if not text.isdigit() or not 1 <= int(text) <= MAX_APPEND_BATCH:
+        raise argparse.ArgumentTypeError(f"must be 1–{MAX_APPEND_BATCH}, got {text!r}")
+    return int(text)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from .migrate import migrate
+
+    source_url, target_url = resolve_store_url(args.store), args.to
+    if source_url == target_url:
+        raise _Usage("migrate: --to must name another store than --store")
+    with open_store(source_url) as source, open_store(target_url) as target:
+        try:
+            result = migrate(source, target) if args.batch is None else migrate(source, target, batch=args.batch)
+        except CorruptLog as exc:
+            print(f"{PROG}: migrate FAILED: {exc.message}", file=sys.stderr)
+            return EXIT_VERIFY_FAILED
+    print(result.describe())
+    return EXIT_OK
 
 
 # -- explain, statement, rejections ------------------------------------------------
@@ -816,6 +848,7 @@ _COMMANDS: Final = {
     "report": _report,
     "export": _export,
     "verify": _verify,
+    "migrate": _migrate,
     "explain": _explain,
     "statement": _statement,
     "rejections": _rejections,

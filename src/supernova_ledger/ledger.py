@@ -18,14 +18,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, Literal
 
-from ._gc import paused_gc
+from . import balances
+from ._gc import paused_gc, release_frozen
 from .audit import ExpectedHead, Verification, export_lines, parse_expected_head, verify
 from .domain.accounts import build_explain, build_statement
 from .domain.book import GENESIS_HEAD, Book, Outcome, chain
 from .domain.postings import Posting
 from .domain.report import build_report, daily_gmv, with_digest
 from .domain.snapshot import CheckpointError, restore, seal, snapshot, unseal
-from .errors import ConcurrencyConflict, CorruptLog, UsageError
+from .errors import ConcurrencyConflict, CorruptLog, StoreError, UsageError
 from .events import DecodeFailure, Event, coerce_event, decode_stored, readable_fields
 from .results import Balances, DayFigures, Explanation, Report, Statement
 from .store import LogRecord, LogStore, open_store
@@ -134,6 +135,13 @@ def _journal_entry(position: int, outcome: Outcome, event: Any) -> JournalEntry:
     )
 
 
+def _closes_a_period(decoded: Sequence[object], outcomes: Sequence[Outcome]) -> bool:
+    return any(
+        outcome.status == "accepted" and type(event).__name__ == "PeriodClosed"
+        for event, outcome in zip(decoded, outcomes)
+    )
+
+
 class Ledger:
     """An append-only commission ledger over a log store.
 
@@ -150,12 +158,47 @@ class Ledger:
         #: HMAC key of checkpoints ("env": from the environment, see :func:`checkpoint_key_from_env`).
         self._key = checkpoint_key_from_env() if checkpoint_key == "env" else checkpoint_key
         self._closed = False
-        self._stale = False
-        #: Why the newest checkpoint was not used (None: used, or there was none).
-        self.checkpoint_problem: str | None = None
-        self._book = self._from_checkpoint() if use_checkpoint else Book()
-        self._checkpoint_position = self._book.position
-        self._catch_up()
+        self._use_checkpoint = use_checkpoint
+        self._checkpoint_problem: str | None = None
+        self._checkpoint_position = 0
+        #: The folded state, restored lazily: only a write or a question that needs
+        #: the whole state restores it (see :meth:`balance` for one that does not).
+        self._loaded: Book | None = None
+        #: Whether the store's balances / postings tables are complete (None: ask the store).
+        self._balances_complete: bool | None = None
+        self._postings_complete: bool | None = None
+        #: Called with :attr:`checkpoint_problem` when restoring the state ignores a checkpoint.
+        self.on_checkpoint_problem: Callable[[str], None] | None = None
+
+    @property
+    def _book(self) -> Book:
+        book = self._loaded
+        if book is None:
+            book = self._from_checkpoint() if self._use_checkpoint else Book()
+            if self._checkpoint_problem is not None and self.on_checkpoint_problem is not None:
+                self.on_checkpoint_problem(self._checkpoint_problem)
+            self._loaded = book
+            self._checkpoint_position = book.position
+            try:
+                self._catch_up()
+            except BaseException:
+                self._loaded = None  # no half-folded state; the next use tries again
+                raise
+        return book
+
+    @property
+    def checkpoint_problem(self) -> str | None:
+        """Why the newest checkpoint was not used (None: used, or there was none).
+
+        Asking restores the state if it was not yet."""
+        self._book
+        return self._checkpoint_problem
+
+    @property
+    def _table_key(self) -> bytes | None:
+        """The key that seals the per-promoter tables' rows: the checkpoint key, when
+        the ledger has one, else None (plain rows, checked against the log)."""
+        return self._key
 
     def _from_checkpoint(self) -> Book:
         """The state at the newest checkpoint that proves sound, else an empty book.
@@ -168,15 +211,16 @@ class Ledger:
             return Book()
         position, blob = found
         try:
-            with paused_gc():
+            with paused_gc(freeze=True):
                 book = restore(unseal(blob, self._key))
         except CheckpointError as exc:
-            self.checkpoint_problem = str(exc)
+            self._checkpoint_problem = str(exc)
+            release_frozen()
             return Book()
-        record = self._store.record_at(position) if position else None
-        stored_head = record.head if record is not None else GENESIS_HEAD
+        stored_head = self._store.head_at(position) if position else GENESIS_HEAD
         if book.position != position or book.head != stored_head:
-            self.checkpoint_problem = f"checkpoint: position {position} does not match the log"
+            self._checkpoint_problem = f"checkpoint: position {position} does not match the log"
+            release_frozen()
             return Book()
         return book
 
@@ -221,6 +265,7 @@ class Ledger:
         if not self._closed:
             self._closed = True
             self._store.close()
+            release_frozen()  # the book may be dropped now (see paused_gc)
 
     @property
     def store(self) -> LogStore:
@@ -259,11 +304,15 @@ class Ledger:
                 decoded.append(failure)
         for attempt in range(_MAX_ATTEMPTS):
             self._catch_up()
-            with paused_gc():
+            with paused_gc(freeze=True):
                 outcomes, records, journal = self._decide(decoded)
+                rows, postings, changes = self._balance_rows(decoded, outcomes, records, state)
             try:
-                if records or journal or state:
-                    self._store.append(records, journal, state)
+                if records or journal or changes:
+                    self._store.append(records, journal, changes, rows, postings)
+                if records:  # the tables' markers, if this batch wrote them, are stored now
+                    self._balances_complete = True
+                    self._postings_complete = self._postings_complete or records[0].position == 1
                 return outcomes
             except ConcurrencyConflict:
                 self._rebuild()
@@ -275,6 +324,38 @@ class Ledger:
                 self._rebuild()
                 raise
         raise ConcurrencyConflict(f"gave up after {_MAX_ATTEMPTS} attempts: other writers kept winning")
+
+    def _balance_rows(
+        self,
+        decoded: list[Event | DecodeFailure],
+        outcomes: list[Outcome],
+        records: list[LogRecord],
+        state: StateChanges | None,
+    ) -> tuple[dict[str, bytes], list[tuple[str, int, bytes]], StateChanges | None]:
+        """The per-promoter table rows to store with this batch (see :mod:`.balances`):
+        balances, postings, and the side state with the tables' markers."""
+        if not records:  # no records, no balance moved (and no conflict check to lean on)
+            return {}, [], state
+        book = self._book
+        first = records[0].position
+        changes: dict[str, bytes | None] = dict(state or {})
+        if self._balances_complete is None or self._postings_complete is None:
+            found = self._store.read_state([balances.COMPLETE_KEY, balances.POSTINGS_COMPLETE_KEY])
+            self._balances_complete = balances.COMPLETE_KEY in found
+            self._postings_complete = balances.POSTINGS_COMPLETE_KEY in found
+        if self._balances_complete:
+            rows = balances.rows_for(book, balances.touched(zip(decoded, outcomes)), self._table_key)
+        else:  # the first batch of this store's table: a row for every promoter, and the marker
+            rows = balances.rows_for(book, book.promoters, self._table_key)
+            changes.update(balances.complete_marker(book.position))
+        postings: list[tuple[str, int, bytes]] = []
+        if self._postings_complete or first == 1:  # the postings table starts with the log or never
+            postings = balances.posting_rows(first, outcomes, self._table_key)
+            if not self._postings_complete:
+                changes[balances.POSTINGS_COMPLETE_KEY] = b"1"
+            if book.closed_through is not None and (first == 1 or _closes_a_period(decoded, outcomes)):
+                changes[balances.CLOSED_THROUGH_KEY] = book.closed_through.encode("ascii")
+        return rows, postings, changes or state
 
     def _decide(
         self, decoded: list[Event | DecodeFailure]
@@ -339,6 +420,13 @@ class Ledger:
 
         Raises :class:`UsageError` (code ``unknown_promoter``) when the promoter
         has not joined within the events."""
+        if until is None:  # the promoter's rows answer without a replay, when they are sound
+            found = self._accounts_from_tables(promoter_id)
+            if found is not None:
+                view, postings = found
+                return Explanation.from_dict(
+                    with_digest(build_explain(balances.as_book(view), promoter_id, postings, period))
+                )
         book, postings = self._postings_until(until, lambda p: p.promoter_id == promoter_id)
         return Explanation.from_dict(with_digest(build_explain(book, promoter_id, postings, period)))
 
@@ -346,6 +434,13 @@ class Ledger:
         """SPEC §8.3: opening balances, movements and closing balances of ``period`` (``YYYY-MM``).
 
         ``promoter`` keeps one promoter (in ``promoters`` and ``totals``)."""
+        if promoter is not None and until is None:
+            found = self._accounts_from_tables(promoter)
+            if found is not None:
+                view, postings = found
+                return Statement.from_dict(
+                    with_digest(build_statement(balances.as_book(view), postings, period, promoter))
+                )
         book, postings = self._postings_until(
             until, None if promoter is None else (lambda p: p.promoter_id == promoter)
         )
@@ -358,6 +453,15 @@ class Ledger:
             return None
         period = max(posting.book for posting in postings)
         return Statement.from_dict(with_digest(build_statement(book, postings, period)))
+
+    def _accounts_from_tables(self, promoter_id: str) -> tuple[balances.BookView, list[Posting]] | None:
+        """The log head, one promoter's balances and postings from the store's tables,
+        or None when they cannot answer soundly (see :mod:`.balances`)."""
+        self._ensure_open()
+        try:
+            return balances.promoter_accounts(self._store, promoter_id, self._table_key)
+        except StoreError:  # e.g. a read-only store from before the tables: replay instead
+            return None
 
     def _postings_until(
         self, until: int | None, keep: Callable[[Posting], bool] | None
@@ -379,8 +483,19 @@ class Ledger:
         return book, kept
 
     def balance(self, promoter_id: str) -> Balances | None:
-        """One promoter's six balances (typed; ``balance["available_fen"]`` works too), or None if it never joined."""
+        """One promoter's six balances (typed; ``balance["available_fen"]`` works too), or None if it never joined.
+
+        Before the state is restored (just after opening), the store's balances
+        table answers if it can (see :mod:`.balances`): a few indexed reads
+        instead of restoring and folding the whole state."""
         self._ensure_open()
+        if self._loaded is None:
+            try:
+                found = balances.lookup(self._store, promoter_id, self._table_key)
+            except StoreError:  # e.g. a read-only store from before the tables: fold instead
+                found = balances.UNKNOWN
+            if not isinstance(found, balances.Unknown):
+                return None if found is None else Balances(**found)
         self._catch_up()
         promoter = self._book.promoters.get(promoter_id)
         return None if promoter is None else Balances(**promoter.balances())
@@ -406,15 +521,14 @@ class Ledger:
             raise UsageError("ledger: is closed")
 
     def _catch_up(self) -> None:
-        if self._stale:
-            self._book = self._from_checkpoint()
-            self._stale = False
+        book = self._book
         position, _head = self._store.head()
-        if position > self._book.position:
-            _fold(self._book, self._store.read(self._book.position + 1))
+        if position > book.position:
+            _fold(book, self._store.read(book.position + 1), freeze=True)
 
     def _rebuild(self) -> None:
-        """Throw away decisions that were not stored; the next catch-up folds the store afresh."""
-        self._book = Book()
-        self._stale = True
+        """Throw away decisions that were not stored; the next use restores and folds the store afresh."""
+        self._loaded = None
+        self._balances_complete = self._postings_complete = None  # another writer may have set them
+        release_frozen()  # the dropped book was frozen (see paused_gc)
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from supernova_ledger import Ledger
-from supernova_ledger.store import open_store
+from supernova_ledger.store import LogRecord, open_store
+from supernova_ledger.store.recorded import BATCH_TOPIC, decode_row, encode_batch
 from supernova_ledger.store.postgres import parse_postgres_url
 
 from contract_helpers import programme, run_cli, write_jsonl
@@ -57,23 +59,42 @@ def test_ingesting_a_file_again_in_a_new_process_gives_only_duplicates(durable_u
 
 
 def _alter_one_byte_sqlite(url: str, position: int, old: bytes, new: bytes) -> None:
-    """Edit the SQLite file directly, as an attacker with the file would."""
+    """Edit the SQLite file directly, as an attacker with the file would: one byte
+    inside the stored row (a batch row) that holds ``position``."""
     assert len(old) == len(new) and sum(a != b for a, b in zip(old, new)) == 1
     with sqlite3.connect(url[len("sqlite:///") :]) as db:
-        (state,) = db.execute("SELECT state FROM stored_events WHERE originator_version = ?", (position,)).fetchone()
+        version, state = db.execute(
+            "SELECT originator_version, state FROM stored_events WHERE originator_version <= ?"
+            " ORDER BY originator_version DESC LIMIT 1", (position,)).fetchone()
         assert state.count(old) == 1
-        db.execute("UPDATE stored_events SET state = ? WHERE originator_version = ?", (state.replace(old, new), position))
+        db.execute("UPDATE stored_events SET state = ? WHERE originator_version = ?", (state.replace(old, new), version))
 
 
-def _sql_on_store(url: str, statement: str, params: tuple[object, ...] = ()) -> None:
+def _sql_on_store(url: str, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
     if url.startswith("sqlite"):
         with sqlite3.connect(url[len("sqlite:///") :]) as db:
-            db.execute(statement.replace("%s", "?").replace("{t}", "stored_events"), params)
-        return
+            return db.execute(statement.replace("%s", "?").replace("{t}", "stored_events"), params).fetchall()
     target = parse_postgres_url(url)
     with psycopg.connect(host=target.host, port=target.port, user=target.user, dbname=target.dbname,
                          autocommit=True) as conn:
-        conn.execute(statement.replace("{t}", f"{target.schema}.stored_events"), params)  # type: ignore[arg-type]
+        cursor = conn.execute(statement.replace("{t}", f"{target.schema}.stored_events"), params)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description else []
+
+
+def _rewrite_row(url: str, position: int, change: Callable[[list[LogRecord]], list[LogRecord]]) -> None:
+    """Rewrite the batch row holding ``position`` as someone who knows the format would:
+    decode it, ``change`` its records, encode it again (a consistent header)."""
+    ((version, topic, state),) = _sql_on_store(
+        url, "SELECT originator_version, topic, state FROM {t} WHERE originator_version <= %s"
+        " ORDER BY originator_version DESC LIMIT 1", (position,))
+    assert topic == BATCH_TOPIC
+    records = change(decode_row(int(version), str(topic), bytes(state)))  # type: ignore[call-overload]
+    _sql_on_store(url, "UPDATE {t} SET state = %s WHERE originator_version = %s", (encode_batch(records), version))
+
+
+def _replaced(records: list[LogRecord], position: int, event: bytes | None = None, head: str | None = None) -> list[LogRecord]:
+    return [LogRecord(r.position, r.event if event is None else event, r.head if head is None else head)
+            if r.position == position else r for r in records]
 
 
 def test_verify_passes_on_an_untouched_store(durable_url: str) -> None:
@@ -102,13 +123,12 @@ def test_verify_names_the_position_of_a_byte_that_breaks_the_event(sqlite_url: s
 @pytest.mark.parametrize("position", [1, 12])
 def test_verify_names_an_altered_log_head(durable_url: str, position: int) -> None:
     _ingest(durable_url, EXAMPLE)
-    # The stored head is the first 64 bytes of ``state``: replace its first hex digit.
+    # Replace the first hex digit of the head stored with that record.
     with open_store(durable_url) as store:
         record = store.record_at(position)
         assert record is not None
         digit = "1" if record.head[0] != "1" else "2"
-    _sql_on_store(durable_url, "UPDATE {t} SET state = %s WHERE originator_version = %s",
-                  ((digit + record.head[1:]).encode() + record.event, position))
+    _rewrite_row(durable_url, position, lambda records: _replaced(records, position, head=digit + record.head[1:]))
     result = run_cli("verify", store=durable_url)
     assert result.returncode == 1
     assert f"position {position}" in result.stderr
@@ -116,10 +136,37 @@ def test_verify_names_an_altered_log_head(durable_url: str, position: int) -> No
 
 def test_verify_names_a_removed_event(durable_url: str) -> None:
     _ingest(durable_url, EXAMPLE)
-    _sql_on_store(durable_url, "DELETE FROM {t} WHERE originator_version = %s", (4,))
+    _rewrite_row(durable_url, 4, lambda records: [r for r in records if r.position != 4])
     result = run_cli("verify", store=durable_url)
     assert result.returncode == 1
     assert "position 4" in result.stderr
+
+
+def test_verify_names_the_first_position_of_a_removed_batch_row(durable_url: str) -> None:
+    lines = [line for line in EXAMPLE.read_bytes().splitlines() if line.strip()]
+    with Ledger.open(durable_url) as ledger:
+        for k in range(0, len(lines), 3):
+            ledger.append_batch(lines[k : k + 3])
+    rows = _sql_on_store(durable_url, "SELECT originator_version FROM {t} ORDER BY originator_version")
+    second = int(rows[1][0])  # type: ignore[call-overload]
+    assert len(rows) > 2 and second > 1
+    _sql_on_store(durable_url, "DELETE FROM {t} WHERE originator_version = %s", (second,))
+    result = run_cli("verify", store=durable_url)
+    assert result.returncode == 1
+    assert f"position {second}" in result.stderr
+
+
+def test_verify_names_the_first_position_of_a_batch_row_that_does_not_decode(durable_url: str) -> None:
+    lines = [line for line in EXAMPLE.read_bytes().splitlines() if line.strip()]
+    with Ledger.open(durable_url) as ledger:
+        ledger.append_batch(lines[:5])
+        ledger.append_batch(lines[5:])
+    (version,), *_ = _sql_on_store(durable_url, "SELECT originator_version FROM {t} ORDER BY originator_version DESC")
+    # Cut the row's msgpack short: its structure, not just a value, is damaged.
+    _sql_on_store(durable_url, "UPDATE {t} SET state = substr(state, 1, 100) WHERE originator_version = %s", (version,))
+    result = run_cli("verify", store=durable_url)
+    assert result.returncode == 1
+    assert f"position {version}" in result.stderr
 
 
 def test_verify_names_the_first_of_two_swapped_events(durable_url: str) -> None:
@@ -127,10 +174,8 @@ def test_verify_names_the_first_of_two_swapped_events(durable_url: str) -> None:
     with open_store(durable_url) as store:
         third, fourth = store.record_at(3), store.record_at(4)
     assert third is not None and fourth is not None
-    # Swap the events; each row keeps its own stored head.
-    for row, event in ((third, fourth.event), (fourth, third.event)):
-        _sql_on_store(durable_url, "UPDATE {t} SET state = %s WHERE originator_version = %s",
-                      (row.head.encode() + event, row.position))
+    # Swap the events; each record keeps its own stored head.
+    _rewrite_row(durable_url, 3, lambda records: _replaced(_replaced(records, 3, event=fourth.event), 4, event=third.event))
     result = run_cli("verify", store=durable_url)
     assert result.returncode == 1
     assert "position 3" in result.stderr

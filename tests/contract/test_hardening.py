@@ -67,6 +67,13 @@ def ingest_example(url: str) -> None:
         ledger.append_batch(LINES)
 
 
+def ingest_example_event_by_event(url: str) -> None:
+    """One append (so one stored row) per event: cutting rows after position N cuts the log there."""
+    with Ledger.open(url) as ledger:
+        for line in LINES:
+            ledger.append(line)
+
+
 def sql_on_store(url: str, statement: str, params: tuple[object, ...] = (), table: str = "stored_events") -> None:
     if url.startswith("sqlite"):
         with sqlite3.connect(url[len("sqlite:///"):]) as db:
@@ -206,8 +213,8 @@ def test_a_normal_open_refuses_an_altered_event(durable_url: str, capsys: pytest
         code, out, err = run([*command, "--store", durable_url], capsys)
         assert (code, out) == (1, "")
         assert "position 7" in one_line(err)
-    with pytest.raises(CorruptLog, match="position 7"):
-        Ledger.open(durable_url)
+    with Ledger.open(durable_url) as ledger, pytest.raises(CorruptLog, match="position 7"):
+        ledger.report()  # the state is restored lazily: its first use refuses
     assert run(["verify", "--store", durable_url], capsys)[0] == 1
 
 
@@ -267,7 +274,7 @@ def test_keyed_checkpoints_from_the_environment(
 
 
 def test_verify_expect_detects_a_truncated_tail(durable_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    ingest_example(durable_url)
+    ingest_example_event_by_event(durable_url)
     assert run(["verify", "--store", durable_url, "--expect", f"{HEAD_12}@12"], capsys)[0] == 0
     assert run(["verify", "--store", durable_url, "--expect", HEAD_12], capsys)[0] == 0
     sql_on_store(durable_url, "DELETE FROM {t} WHERE originator_version > %s", (10,))
@@ -283,7 +290,7 @@ def test_verify_expect_detects_a_truncated_tail(durable_url: str, capsys: pytest
 
 
 def test_verify_names_a_checkpoint_past_the_end_of_a_truncated_log(durable_url: str) -> None:
-    ingest_example(durable_url)
+    ingest_example_event_by_event(durable_url)
     with Ledger.open(durable_url) as ledger:
         assert ledger.checkpoint() == 12
     sql_on_store(durable_url, "DELETE FROM {t} WHERE originator_version > %s", (10,))
@@ -311,8 +318,8 @@ def test_a_stored_row_of_the_wrong_type_is_a_one_line_error(
     for command in (["verify"], ["report"], ["export"]):
         code, _, err = run([*command, "--store", url], capsys)
         assert code == 1 and "position" in one_line(err), command
-    with pytest.raises(CorruptLog, match="position"):
-        Ledger.open(url)
+    with Ledger.open(url) as ledger, pytest.raises(CorruptLog, match="position"):
+        ledger.report()  # the state is restored lazily: its first use refuses
 
 
 def test_a_lone_surrogate_id_with_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

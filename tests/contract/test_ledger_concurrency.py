@@ -103,6 +103,7 @@ def test_a_writer_that_decided_on_a_stale_view_retries_and_is_rejected(
     """Both ledgers see 10000 fen available; the slower one stores second and must not double-spend."""
     _seed(store_url, earning_promoters(1))
     with Ledger.open(store_url) as first, Ledger.open(store_url) as second:
+        assert second.position >= 0  # second restores its state now (a ledger restores it lazily)
         stale_view = second.store.head()
         assert first.append(payout("x", "x", "b0", 6_000, minute=21 * 1440)).accepted
 
@@ -121,6 +122,7 @@ def test_a_writer_that_decided_on_a_stale_view_retries_and_is_rejected(
 
 def test_an_event_both_ledgers_send_is_stored_once(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with Ledger.open(store_url) as first, Ledger.open(store_url) as second:
+        assert second.position >= 0  # second restores its state now (a ledger restores it lazily)
         stale_view = second.store.head()
         event = joined("j1", "p1")
         assert first.append(event).accepted

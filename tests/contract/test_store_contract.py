@@ -60,6 +60,14 @@ def test_record_at_reads_one_position(store: LogStore) -> None:
     assert store.record_at(4) is None
 
 
+def test_head_at_is_the_head_stored_with_each_record(store: LogStore) -> None:
+    records = chain(7)
+    store.append(records[:3])  # positions 3 and 7 end a batch, the others do not
+    store.append(records[3:])
+    assert [store.head_at(r.position) for r in records] == [r.head for r in records]
+    assert store.head_at(0) is None and store.head_at(8) is None
+
+
 def test_an_empty_append_stores_nothing(store: LogStore) -> None:
     store.append([])
     assert store.head() == (0, GENESIS_HEAD)

@@ -201,10 +201,11 @@ def test_verify_format_json(store: str, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_verify_format_json_names_the_problem(store: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with sqlite3.connect(store[len("sqlite:///"):]) as db:
-        (state,) = db.execute("SELECT state FROM stored_events WHERE originator_version = 7").fetchone()
-        db.execute("UPDATE stored_events SET state = ? WHERE originator_version = 7",
-                   (bytes(state).replace(b"9990", b"9999"),))
+    with sqlite3.connect(store[len("sqlite:///"):]) as db:  # the row holding position 7, whatever the layout
+        (version, state) = db.execute("SELECT originator_version, state FROM stored_events WHERE originator_version <= 7"
+                                      " ORDER BY originator_version DESC LIMIT 1").fetchone()
+        db.execute("UPDATE stored_events SET state = ? WHERE originator_version = ?",
+                   (bytes(state).replace(b'"paid_fen":9990', b'"paid_fen":9999'), version))
     code, out, _ = run(["verify", "--store", store, "--format", "json"], capsys)
     result = json.loads(out)
     assert code == 1 and result["ok"] is False and result["events"] == 6

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 import msgspec
@@ -28,6 +27,9 @@ __all__ = [
     "MAX_STATE_VALUE_BYTES",
     "MAX_JOURNAL_MESSAGE_CHARS",
     "StateChanges",
+    "BalanceRows",
+    "PostingRows",
+    "MAX_BALANCE_ROWS",
     "check_batch",
     "check_side_data",
     "encode_journal_entry",
@@ -48,12 +50,25 @@ MAX_JOURNAL_MESSAGE_CHARS: Final = 1_000
 #: Rows fetched per query when reading the journal or side state.
 JOURNAL_PAGE: Final = 1_000
 
+#: Rows of the per-promoter balances table one append may write, and their size.
+MAX_BALANCE_ROWS: Final = 1_000_000
+MAX_BALANCE_VALUE_BYTES: Final = 4 * 1024
+#: Per-promoter rows to upsert with a batch: promoter id -> the ledger's bytes.
+BalanceRows = Mapping[str, bytes]
+#: Per-promoter posting rows to insert with a batch: (promoter id, position, the ledger's bytes).
+PostingRows = Sequence[tuple[str, int, bytes]]
+#: Bytes of one posting row (one promoter's postings in one batch).
+MAX_POSTING_ROW_BYTES: Final = 16 * 1024 * 1024
+
 #: Side state to write with a batch: key -> new value, or None to delete the key.
 StateChanges = Mapping[str, bytes | None]
 
 
-@dataclass(frozen=True, slots=True)
-class LogRecord:
+class LogRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One stored event. A frozen msgspec Struct: cheap to build and compare,
+    not tracked by the cyclic GC, and decoded straight from a stored batch row
+    (``array_like``: ``[position, event, head]`` in msgpack)."""
+
     position: int  #: 1-based position in the log
     event: bytes  #: canonical JSON of the event (SPEC §7), UTF-8
     head: str  #: log head (64 hex) after this event
@@ -107,6 +122,8 @@ class LogStore(ABC):
         records: Sequence[LogRecord],
         journal: Sequence[JournalEntry] = (),
         state: StateChanges | None = None,
+        balances: BalanceRows | None = None,
+        postings: PostingRows | None = None,
     ) -> None:
         """Store ``records`` (consecutive positions) atomically and durably.
 
@@ -120,7 +137,15 @@ class LogStore(ABC):
         ``journal`` (rejection-journal entries) and ``state`` (side state:
         key -> value, ``None`` deletes) are written in the same transaction
         as the records: all of it is stored, or none. Either may come
-        without records."""
+        without records.
+
+        ``balances`` upserts rows of the per-promoter balances table (promoter
+        id -> the ledger's encoding of its balances at this batch), in the
+        same transaction. Derived data, like checkpoints: the ledger writes
+        and checks them, the store only keeps the latest row per promoter.
+        ``postings`` inserts rows of the per-promoter postings table
+        (promoter id, position, the ledger's encoding of that promoter's
+        postings in this batch), likewise derived, in the same transaction."""
 
     @abstractmethod
     def journal(
@@ -134,6 +159,14 @@ class LogStore(ABC):
         """Rejection-journal entries, oldest first, with their journal sequence
         number (1, 2, …; not a log position), those with sequence > ``after``
         matching every filter given."""
+
+    def read_balances(self, promoter_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored balances rows of those of ``promoter_ids`` that have one."""
+        return {}
+
+    def read_postings(self, promoter_id: str, until: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """The promoter's posting rows ``(position, bytes)`` with position <= ``until``, in order."""
+        return iter(())
 
     @abstractmethod
     def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
@@ -152,6 +185,14 @@ class LogStore(ABC):
         for record in self.read(position, position):
             return record
         return None
+
+    def head_at(self, position: int) -> str | None:
+        """The log head stored with the record at ``position``, or ``None``.
+
+        Stores that keep batches answer from the batch's header when
+        ``position`` ends one (checkpoints and balances rows stand at batch ends)."""
+        record = self.record_at(position)
+        return None if record is None else record.head
 
     def save_checkpoint(self, position: int, blob: bytes) -> None:  # noqa: B027 - optional
         """Keep a sealed checkpoint of the projected state at ``position``.
@@ -181,8 +222,31 @@ class LogStore(ABC):
         self.close()
 
 
-def check_side_data(journal: Sequence[JournalEntry], state: StateChanges | None) -> None:
+def check_side_data(
+    journal: Sequence[JournalEntry],
+    state: StateChanges | None,
+    balances: BalanceRows | None = None,
+    postings: PostingRows | None = None,
+) -> None:
     """Refuse side data no store may keep (a caller's mistake: :class:`UsageError`)."""
+    if postings:
+        if len(postings) > MAX_BALANCE_ROWS:
+            raise UsageError(f"postings: at most {MAX_BALANCE_ROWS} rows per append, got {len(postings)}")
+        for promoter_id, position, row in postings:
+            if not isinstance(promoter_id, str) or not 1 <= len(promoter_id) <= MAX_STATE_KEY_CHARS:
+                raise UsageError(f"postings: promoter ids are strings of 1-{MAX_STATE_KEY_CHARS} characters")
+            if not isinstance(position, int) or position < 1:
+                raise UsageError(f"postings[{promoter_id!r}]: positions start at 1")
+            if not isinstance(row, bytes) or len(row) > MAX_POSTING_ROW_BYTES:
+                raise UsageError(f"postings[{promoter_id!r}]: rows are bytes of at most {MAX_POSTING_ROW_BYTES}")
+    if balances:
+        if len(balances) > MAX_BALANCE_ROWS:
+            raise UsageError(f"balances: at most {MAX_BALANCE_ROWS} rows per append, got {len(balances)}")
+        for promoter_id, row in balances.items():
+            if not isinstance(promoter_id, str) or not 1 <= len(promoter_id) <= MAX_STATE_KEY_CHARS:
+                raise UsageError(f"balances: promoter ids are strings of 1-{MAX_STATE_KEY_CHARS} characters")
+            if not isinstance(row, bytes) or len(row) > MAX_BALANCE_VALUE_BYTES:
+                raise UsageError(f"balances[{promoter_id!r}]: rows are bytes of at most {MAX_BALANCE_VALUE_BYTES}")
     if len(journal) > MAX_APPEND_BATCH:
         raise UsageError(f"journal: at most {MAX_APPEND_BATCH} entries per append, got {len(journal)}")
     if state is None:

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from ..errors import ConcurrencyConflict, StoreError, UsageError
 from .base import (
     GENESIS_HEAD,
+    BalanceRows,
+    PostingRows,
     JournalEntry,
     LogRecord,
     LogStore,
@@ -37,6 +39,10 @@ class _MemoryLog:
         self.checkpoint: tuple[int, bytes] | None = None
         self.journal: list[JournalEntry] = []
         self.state: dict[str, bytes] = {}
+        #: The per-promoter balances table: promoter id -> the ledger's row.
+        self.balances: dict[str, bytes] = {}
+        #: The per-promoter postings table: promoter id -> [(position, row)] in order.
+        self.postings: dict[str, list[tuple[int, bytes]]] = {}
 
 
 _named_logs: weakref.WeakValueDictionary[str, _MemoryLog] = weakref.WeakValueDictionary()
@@ -87,10 +93,12 @@ class MemoryStore(LogStore):
         records: Sequence[LogRecord],
         journal: Sequence[JournalEntry] = (),
         state: StateChanges | None = None,
+        balances: BalanceRows | None = None,
+        postings: PostingRows | None = None,
     ) -> None:
         if records:
             check_batch(records)
-        check_side_data(journal, state)
+        check_side_data(journal, state, balances, postings)
         with self._log.lock:
             stored = len(self._records)
             if records:
@@ -106,6 +114,12 @@ class MemoryStore(LogStore):
                     self._log.state.pop(key, None)
                 else:
                     self._log.state[key] = value
+            self._log.balances.update(balances or {})
+            for promoter_id, position, row in postings or ():
+                rows = self._log.postings.setdefault(promoter_id, [])
+                if rows and rows[-1][0] >= position:
+                    raise ConcurrencyConflict(f"postings of {promoter_id!r} at {position}: already stored")
+                rows.append((position, row))
 
     def journal(
         self,
@@ -120,6 +134,16 @@ class MemoryStore(LogStore):
             entry = entries[seq - 1]
             if matches(entry, code, promoter_id, group_id):
                 yield seq, entry
+
+    def read_balances(self, promoter_ids: Sequence[str]) -> dict[str, bytes]:
+        balances = self._open_log().balances
+        return {key: balances[key] for key in promoter_ids if key in balances}
+
+    def read_postings(self, promoter_id: str, until: int | None = None) -> Iterator[tuple[int, bytes]]:
+        for position, row in list(self._open_log().postings.get(promoter_id, ())):
+            if until is not None and position > until:
+                return
+            yield position, row
 
     def read_state(self, keys: Sequence[str]) -> dict[str, bytes]:
         state = self._open_log().state

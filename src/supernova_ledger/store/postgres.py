@@ -20,11 +20,11 @@ concurrent writers are settled by the primary key alone (see :mod:`.recorded`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -33,11 +33,20 @@ from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 
 from ..errors import NoLedger, StoreError, StoreUnavailable, UsageError
 from .base import redact_url
-from .recorded import JOURNAL_TABLE, STATE_TABLE, RecordedStore, SideTables
+from .recorded import (
+    BALANCES_TABLE,
+    JOURNAL_TABLE,
+    LOG_ORIGINATOR_ID,
+    POSTINGS_TABLE,
+    STATE_TABLE,
+    Cursor,
+    RecordedStore,
+    SideTables,
+)
 
 __all__ = ["PostgresStore", "PostgresTarget", "CopyingRecorder", "parse_postgres_url", "EVENTS_TABLE", "DEFAULT_CONNECT_TIMEOUT_S"]
 
@@ -133,9 +142,14 @@ class CopyingRecorder(PostgresAggregateRecorder):
 
 
 class PostgresStore(RecordedStore):
+    _originator = LOG_ORIGINATOR_ID
+
     def __init__(self, url: str, *, create: bool = True) -> None:
         target = parse_postgres_url(url)
         self.target = target
+        # The schema name is checked against [a-z_][a-z0-9_]{0,62}: safe to quote as is.
+        self._events_table = f'"{target.schema}"."{EVENTS_TABLE}"'
+        self._checkpoints_table = f'"{target.schema}"."{CHECKPOINTS_TABLE}"'
         try:
             conninfo = make_conninfo("", **_connect_kwargs(target), connect_timeout=target.connect_timeout_s)
             probe = psycopg.connect(conninfo, autocommit=True)
@@ -153,30 +167,35 @@ class PostgresStore(RecordedStore):
                 f"store: cannot open PostgreSQL {target.display}: {_first_line(error, target.password)}"
             ) from error
         super().__init__(url, recorder, display=target.display, checkpoints=checkpoints)
-        self._copying_recorder = recorder
         self._side = _side_tables(target.schema)
 
     def _close(self) -> None:
         self._datastore.close()
 
-    def _write_transaction(self) -> AbstractContextManager[Any]:
-        return self._datastore.transaction(commit=True)
-
-    def _read_transaction(self) -> AbstractContextManager[Any]:
-        return self._datastore.transaction(commit=False)
-
-    def _insert_stored(self, cursor: Any, stored_events: Sequence[StoredEvent]) -> None:
-        self._copying_recorder._insert_stored_events(cursor, stored_events)
-
-    def _prune_checkpoints(self, newest: int) -> None:
-        statement = sql.SQL("DELETE FROM {}.{} WHERE originator_version < %s").format(
-            sql.Identifier(self.target.schema), sql.Identifier(CHECKPOINTS_TABLE)
-        )
+    @contextlib.contextmanager
+    def _reading(self, action: str) -> Iterator[Cursor]:
+        self._ensure_open()
         try:
-            with self._datastore.transaction(commit=True) as cursor:
-                cursor.execute(statement, (newest,))
+            with self._datastore.get_connection() as connection, connection.cursor(
+                binary=True, row_factory=tuple_row
+            ) as cursor:
+                yield cursor
         except (psycopg.Error, PersistenceError) as error:
-            raise self._store_error("prune checkpoints", error) from error
+            raise self._store_error(action, error) from error
+
+    @contextlib.contextmanager
+    def _writing(self, action: str) -> Iterator[Cursor]:
+        self._ensure_open()
+        try:
+            with self._datastore.get_connection() as connection, connection.transaction(), connection.cursor(
+                binary=True, row_factory=tuple_row
+            ) as cursor:
+                yield cursor
+        except (psycopg.Error, PersistenceError) as error:
+            raise self._store_error(action, error) from error
+
+    def _is_key_clash(self, error: BaseException) -> bool:
+        return isinstance(error, psycopg.errors.UniqueViolation)
 
     def _store_error(self, action: str, error: Exception) -> StoreError:
         if isinstance(error, PersistenceError) and "timeout" in str(error).lower():
@@ -195,6 +214,8 @@ def _side_tables(schema: str) -> SideTables:
     return SideTables(
         journal=journal,
         state=state,
+        balances=f'"{schema}".{BALANCES_TABLE}',
+        postings=f'"{schema}".{POSTINGS_TABLE}',
         p="%s",
         upsert=f"INSERT INTO {state} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
     )
@@ -211,6 +232,11 @@ def _create_side_tables(probe: psycopg.Connection[object], schema: str) -> None:
             f'CREATE INDEX IF NOT EXISTS {JOURNAL_TABLE}_{column} ON {side.journal} ({column}, seq)'
         )
     probe.execute(f"CREATE TABLE IF NOT EXISTS {side.state} (key TEXT PRIMARY KEY, value BYTEA NOT NULL)")
+    probe.execute(f"CREATE TABLE IF NOT EXISTS {side.balances} (promoter_id TEXT PRIMARY KEY, value BYTEA NOT NULL)")
+    probe.execute(
+        f"CREATE TABLE IF NOT EXISTS {side.postings} (promoter_id TEXT NOT NULL, position BIGINT NOT NULL, "
+        "value BYTEA NOT NULL, PRIMARY KEY (promoter_id, position))"
+    )
 
 
 def _connect_kwargs(target: PostgresTarget) -> dict[str, str | int]:

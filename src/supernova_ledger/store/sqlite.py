@@ -14,12 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from typing import Any, Final
 from urllib.request import pathname2url
 
-from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.persistence import PersistenceError
 from eventsourcing.sqlite import (
     SQLiteAggregateRecorder,
     SQLiteConnection,
@@ -29,7 +28,16 @@ from eventsourcing.sqlite import (
 
 from ..errors import NoLedger, StoreError, StoreUnavailable, UsageError
 from .base import redact_url
-from .recorded import JOURNAL_TABLE, STATE_TABLE, RecordedStore, SideTables
+from .recorded import (
+    BALANCES_TABLE,
+    JOURNAL_TABLE,
+    LOG_ORIGINATOR_ID,
+    POSTINGS_TABLE,
+    STATE_TABLE,
+    Cursor,
+    RecordedStore,
+    SideTables,
+)
 
 __all__ = ["SQLiteStore", "sqlite_path", "EVENTS_TABLE", "LOCK_TIMEOUT_S"]
 
@@ -51,6 +59,9 @@ _CREATE_SIDE_TABLES: Final = (
     f"CREATE INDEX IF NOT EXISTS {JOURNAL_TABLE}_promoter ON {JOURNAL_TABLE} (promoter_id, seq)",
     f"CREATE INDEX IF NOT EXISTS {JOURNAL_TABLE}_group ON {JOURNAL_TABLE} (group_id, seq)",
     f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+    f"CREATE TABLE IF NOT EXISTS {BALANCES_TABLE} (promoter_id TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+    f"CREATE TABLE IF NOT EXISTS {POSTINGS_TABLE} (promoter_id TEXT NOT NULL, position INTEGER NOT NULL, "
+    "value BLOB NOT NULL, PRIMARY KEY (promoter_id, position)) WITHOUT ROWID",
 )
 #: How long a writer waits for another process's transaction to finish.
 LOCK_TIMEOUT_S: Final = 15
@@ -95,6 +106,10 @@ class SQLiteStore(RecordedStore):
     user); otherwise read-write, so that SQLite removes its ``-wal``/``-shm``
     files when the last connection closes (a read-only connection cannot)."""
 
+    _events_table = EVENTS_TABLE
+    _checkpoints_table = CHECKPOINTS_TABLE
+    _originator = LOG_ORIGINATOR_ID.hex  # eventsourcing's SQLite layout: the hex, no dashes
+
     def __init__(self, url: str, *, create: bool = True) -> None:
         path = sqlite_path(url)
         self.path = os.path.abspath(path)
@@ -125,7 +140,6 @@ class SQLiteStore(RecordedStore):
                 _remove_created(self.path)
             raise StoreUnavailable(f"store: cannot open SQLite database {path}: {_first_line(error)}") from error
         self._datastore = datastore
-        self._sqlite_recorder = recorder
         super().__init__(url, recorder, display=path, checkpoints=checkpoints)
 
     _side = _SIDE
@@ -133,21 +147,37 @@ class SQLiteStore(RecordedStore):
     def _close(self) -> None:
         self._datastore.close()
 
-    def _write_transaction(self) -> AbstractContextManager[Any]:
-        return self._datastore.transaction(commit=True)
+    def _statement(self, text: str) -> Any:
+        return text.replace("%s", "?").replace("%b", "?")
 
-    def _read_transaction(self) -> AbstractContextManager[Any]:
-        return self._datastore.transaction(commit=False)
-
-    def _insert_stored(self, cursor: Any, stored_events: Sequence[StoredEvent]) -> None:
-        self._sqlite_recorder._insert_events(cursor, stored_events)
-
-    def _prune_checkpoints(self, newest: int) -> None:
+    @contextlib.contextmanager
+    def _reading(self, action: str) -> Iterator[Cursor]:
+        self._ensure_open()
         try:
-            with self._datastore.transaction(commit=True) as cursor:
-                cursor.execute(f"DELETE FROM {CHECKPOINTS_TABLE} WHERE originator_version < ?", (newest,))
+            with self._datastore.get_connection(commit=False) as connection, connection.cursor() as cursor:
+                yield cursor
         except (sqlite3.Error, PersistenceError) as error:
-            raise self._store_error("prune checkpoints", error) from error
+            raise self._store_error(action, error) from error
+
+    @contextlib.contextmanager
+    def _writing(self, action: str) -> Iterator[Cursor]:
+        """``BEGIN IMMEDIATE``: the write lock is taken before the first read, so
+        the end-of-log check and the insert are one atomic step."""
+        self._ensure_open()
+        try:
+            with self._datastore.get_connection(commit=True) as connection, connection.cursor() as cursor:
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cursor
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.commit()
+        except (sqlite3.Error, PersistenceError) as error:
+            raise self._store_error(action, error) from error
+
+    def _is_key_clash(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.IntegrityError)
 
     def _store_error(self, action: str, error: Exception) -> StoreError:
         if _is_lock_error(error):
