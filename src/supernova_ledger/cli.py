@@ -18,7 +18,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, suppress
 from typing import IO, Any, BinaryIO, Final, NoReturn
 
@@ -719,36 +719,32 @@ def _migrate(args: argparse.Namespace) -> int:
 # -- explain, statement, rejections ------------------------------------------------
 
 
+def _print_result(result: Any, output: str, table: str, csv_rows: Callable[[Any], Any]) -> int:
+    """Print a typed result as JSON (its SPEC form), CSV rows, or the ``tables`` function named ``table``."""
+    if output == "table":
+        from . import tables
+
+        sys.stdout.write(getattr(tables, table)(result))
+    elif output == "csv":
+        sys.stdout.buffer.write(_csv_bytes(csv_rows(result)))
+    else:
+        sys.stdout.buffer.write(result.to_json() + b"\n")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
 def _explain(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         ledger = _open_reading(args, stack, "explain")
         explanation = ledger.explain(args.promoter, period=args.period, until=args.until)
-    if args.format == "table":
-        from .tables import render_explain
-
-        sys.stdout.write(render_explain(explanation))
-    elif args.format == "csv":
-        sys.stdout.buffer.write(_csv_bytes(explain_csv_rows(explanation)))
-    else:
-        sys.stdout.buffer.write(explanation.to_json() + b"\n")
-    sys.stdout.flush()
-    return EXIT_OK
+    return _print_result(explanation, args.format, "render_explain", explain_csv_rows)
 
 
 def _statement(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         ledger = _open_reading(args, stack, "statement")
         statement = ledger.statement(args.period, until=args.until, promoter=args.promoter)
-    if args.format == "table":
-        from .tables import render_statement
-
-        sys.stdout.write(render_statement(statement))
-    elif args.format == "csv":
-        sys.stdout.buffer.write(_csv_bytes(statement_csv_rows(statement)))
-    else:
-        sys.stdout.buffer.write(statement.to_json() + b"\n")
-    sys.stdout.flush()
-    return EXIT_OK
+    return _print_result(statement, args.format, "render_statement", statement_csv_rows)
 
 
 def _rejections(args: argparse.Namespace) -> int:
