@@ -45,7 +45,7 @@ from ..events import (
 )
 from ..rules import DEFAULT_RULES, Rules, zone
 from .codes import Code
-from .postings import BalanceName, Posting, PostingKind, check_nonnegative, next_month, post
+from .postings import BalanceName, Posting, PostingKind, check_nonnegative, ends, next_month, post
 from .state import LINE_FORMAT, Group, Order, Payout, Promoter
 
 __all__ = ["Book", "Outcome", "GENESIS_HEAD", "chain"]
@@ -246,11 +246,13 @@ class Book:
         rate_bps: int | None,
         base_fen: int | None,
         payout_id: str | None,
-        source: BalanceName | None,
-        destination: BalanceName | None,
+        source: BalanceName | None = None,
     ) -> None:
         """Make one posting of the event being decided and apply it to the promoter's balances
-        (positional arguments: this runs for most events, keyword parsing is not free)."""
+        (positional arguments: this runs for most events, keyword parsing is not free).
+
+        ``source`` is a clawback's ``from`` (pending or available); every other kind's
+        ``from`` and ``to`` are those of :data:`~.postings.EFFECTS`, the one place they are written."""
         post(promoter, kind, amount_fen, level, source)
         if (
             promoter.pending_fen < 0 or promoter.in_payout_fen < 0 or promoter.paid_out_fen < 0
@@ -262,10 +264,11 @@ class Book:
             book = self._book_month
             if book is None:
                 book = self._book_month = self.booking_month(event.at)
+            start, end = ends(kind, source)
             self._postings.append(Posting(
                 promoter_id=promoter.promoter_id, position=self.position + 1, event_id=event.id, at=event.at,
                 book=book, kind=kind, level=level, order_id=order_id, sku=sku, rate_bps=rate_bps,
-                base_fen=base_fen, payout_id=payout_id, from_=source, to=destination, amount_fen=amount_fen,
+                base_fen=base_fen, payout_id=payout_id, from_=start, to=end, amount_fen=amount_fen,
             ))
 
     def binding(self, customer_id: str) -> tuple[str, int] | None:
@@ -468,9 +471,9 @@ class Book:
             paid_fen += line.paid_fen
             # SPEC §6.1 earn: per line in event order, level 1 before level 2.
             if ben1 is not None and (amount := line.paid_fen * rate1 // 10_000):
-                self._post(ben1, "earn", amount, 1, order_id, line.sku, rate1, line.paid_fen, None, None, "pending")
+                self._post(ben1, "earn", amount, 1, order_id, line.sku, rate1, line.paid_fen, None)
             if ben2 is not None and (amount := line.paid_fen * rate2 // 10_000):
-                self._post(ben2, "earn", amount, 2, order_id, line.sku, rate2, line.paid_fen, None, None, "pending")
+                self._post(ben2, "earn", amount, 2, order_id, line.sku, rate2, line.paid_fen, None)
         self.orders[order_id] = Order(
             order_id, customer, group.group_id if group is not None else None, l1,
             ben1.promoter_id if ben1 else None, ben2.promoter_id if ben2 else None,
@@ -533,10 +536,10 @@ class Book:
             # SPEC §6.1 clawback: per refunded line in event order, level 1 before level 2.
             if ben1 is not None and (drop := before * rate1 // 10_000 - after * rate1 // 10_000):
                 self._post(ben1, "clawback", drop, 1, order_id, refund.sku, rate1, refund.amount_fen, None,
-                           source, None)
+                           source)
             if ben2 is not None and (drop := before * rate2 // 10_000 - after * rate2 // 10_000):
                 self._post(ben2, "clawback", drop, 2, order_id, refund.sku, rate2, refund.amount_fen, None,
-                           source, None)
+                           source)
         if order.group_id is not None:
             self.groups[order.group_id].refunded_fen += refunded_fen
         if order.l1 is not None:
@@ -554,7 +557,7 @@ class Book:
             for level, promoter_id, amount_fen in ((1, order.ben1, order.comm1_fen), (2, order.ben2, order.comm2_fen)):
                 if promoter_id is not None and amount_fen:
                     self._post(self.promoters[promoter_id], "settle", amount_fen, level, order_id, None, None, None,
-                               None, "pending", "available")
+                               None)
         return None
 
     def _payout_requested(self, event: PayoutRequested) -> Rejection | None:
@@ -574,8 +577,7 @@ class Book:
                 f"amount_fen: {event.amount_fen} exceeds the available {promoter.available_fen} fen",
             )
         self.payouts[event.payout_id] = Payout(event.payout_id, event.promoter_id, event.amount_fen)
-        self._post(promoter, "payout", event.amount_fen, None, None, None, None, None, event.payout_id,
-                   "available", "in_payout")
+        self._post(promoter, "payout", event.amount_fen, None, None, None, None, None, event.payout_id)
         return None
 
     def _open_payout(self, payout_id: str) -> Payout | Rejection:
@@ -586,21 +588,21 @@ class Book:
             return Code.PAYOUT_ALREADY_FINISHED, f"payout_id: {payout_id!r} has already settled or failed"
         return payout
 
-    def _finish_payout(self, payout_id: str, kind: PostingKind, destination: BalanceName) -> Rejection | None:
+    def _finish_payout(self, payout_id: str, kind: PostingKind) -> Rejection | None:
         """Settled: in payout → paid out. Failed: in payout → available again."""
         payout = self._open_payout(payout_id)
         if isinstance(payout, tuple):
             return payout
         payout.finished = True
         self._post(self.promoters[payout.promoter_id], kind, payout.amount_fen, None, None, None, None, None,
-                   payout_id, "in_payout", destination)
+                   payout_id)
         return None
 
     def _payout_settled(self, event: PayoutSettled) -> Rejection | None:
-        return self._finish_payout(event.payout_id, "paid", "paid_out")
+        return self._finish_payout(event.payout_id, "paid")
 
     def _payout_failed(self, event: PayoutFailed) -> Rejection | None:
-        return self._finish_payout(event.payout_id, "returned", "available")
+        return self._finish_payout(event.payout_id, "returned")
 
     def _period_closed(self, event: PeriodClosed) -> Rejection | None:
         closed = self.closed_through

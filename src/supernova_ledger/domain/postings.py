@@ -37,6 +37,7 @@ __all__ = [
     "KINDS",
     "Balances",
     "EFFECTS",
+    "ends",
     "post",
     "apply_posting",
     "check_identity",
@@ -154,7 +155,7 @@ Effect = Callable[[Any, int, "int | None", "str | None"], None]
 #: kind -> (from, to, effect(target, amount_fen, level, from)); ``from``/``to`` are the balances
 #: the kind moves between (None: none; "*": as the posting says — a clawback takes from pending
 #: or available); earn and clawback also add to / take from level1 or level2 by the level.
-EFFECTS: Final[dict[str, tuple[str | None, str | None, Effect]]] = {
+EFFECTS: Final[dict[str, tuple[BalanceName | Literal["*"] | None, BalanceName | None, Effect]]] = {
     "earn": (None, "pending", _earn),
     "clawback": ("*", None, _clawback),
     "settle": ("pending", "available", _settle),
@@ -163,6 +164,13 @@ EFFECTS: Final[dict[str, tuple[str | None, str | None, Effect]]] = {
     "returned": ("in_payout", "available", _returned),
 }
 _APPLY: Final = {kind: effect for kind, (_, _, effect) in EFFECTS.items()}
+_ENDS: Final = {kind: (source, destination) for kind, (source, destination, _) in EFFECTS.items()}
+
+
+def ends(kind: str, source: BalanceName | None) -> tuple[BalanceName | None, BalanceName | None]:
+    """A posting's ``from`` and ``to`` (:data:`EFFECTS`); ``source`` is a clawback's ``from``."""
+    start, end = _ENDS[kind]
+    return (source if start == "*" else start), end
 
 
 def post(
