@@ -51,6 +51,7 @@ __all__ = [
     "PeriodClosed",
     "DecodeFailure",
     "decode_event",
+    "decode_canonical",
     "decode_stored",
     "coerce_event",
     "canonical",
@@ -136,24 +137,27 @@ def _canonical_timestamp_exact(field: str, text: str, key: str | None = None) ->
     return answer
 
 
-_MINUTE_US: dict[str, int] = {}
+#: UTC hour ``YYYY-MM-DDTHH`` -> µs since the epoch (of canonical timestamps, already validated).
+_HOUR_US: dict[str, int] = {}
 
 
 def timestamp_us(text: str) -> int:
     """Microseconds since the Unix epoch of a (canonical) timestamp.
 
-    Canonical timestamps (``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``) are computed from
-    a per-minute cache; anything else through ``datetime``."""
+    Canonical timestamps (``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``, minutes and seconds
+    validated on decoding) are computed from a per-hour cache; anything else
+    through ``datetime``."""
     size = len(text)
     if (size == 20 or size == 27) and text[-1] == "Z":
-        minute = _MINUTE_US.get(text[:16])
-        if minute is None:
-            if len(_MINUTE_US) >= _UTC_MINUTES_MAX:
-                _MINUTE_US.clear()
-            minute = _MINUTE_US[text[:16]] = (datetime.fromisoformat(text[:16] + ":00+00:00") - _EPOCH) // _ONE_US
+        hour = _HOUR_US.get(text[:13])
+        if hour is None:
+            if len(_HOUR_US) >= _UTC_MINUTES_MAX:
+                _HOUR_US.clear()
+            hour = _HOUR_US[text[:13]] = (datetime.fromisoformat(text[:13] + ":00:00+00:00") - _EPOCH) // _ONE_US
+        seconds = int(text[14:16]) * 60 + int(text[17:19])
         if size == 20:
-            return minute + int(text[17:19]) * 1_000_000
-        return minute + int(text[17:19]) * 1_000_000 + int(text[20:26])
+            return hour + seconds * 1_000_000
+        return hour + seconds * 1_000_000 + int(text[20:26])
     return (datetime.fromisoformat(text) - _EPOCH) // _ONE_US
 
 
@@ -474,10 +478,32 @@ def decode_event(data: bytes | str) -> Event:
             data = data.encode("utf-8")
         except UnicodeEncodeError:
             raise DecodeFailure("invalid_event", "event: not valid UTF-8 text", None) from None
+    event = _decode_strictly(data)
+    if _may_repeat_names(data, event):
+        _refuse_repeated_names(data)
+    return event
+
+
+def decode_canonical(data: bytes) -> Event:
+    """Decode a stored event strictly and require its bytes to be canonical (``verify``).
+
+    Every check of :func:`decode_event` holds: a repeated member name needs no
+    scan here, because canonical JSON names each member once, so such bytes
+    never equal the canonical form of what they decode to. Raises
+    :class:`DecodeFailure`; bytes that decode but are not canonical raise it
+    with code ``not_canonical``."""
+    event = _decode_strictly(data)
+    if _encoder.encode(event) != data:
+        raise DecodeFailure("not_canonical", "event: not in canonical form", event.id)
+    return event
+
+
+def _decode_strictly(data: bytes) -> Event:
+    """The strict decoder's checks, all but the repeated-name scan."""
     if len(data) > MAX_LINE_BYTES:
         raise DecodeFailure("invalid_event", f"event: longer than {MAX_LINE_BYTES} bytes", None)
     try:
-        event = _decoder.decode(data)
+        event: Event = _decoder.decode(data)
     except RulesError as exc:
         _refuse_repeated_names(data)
         raise DecodeFailure("invalid_rules", str(exc), readable_id(data)) from None
@@ -485,8 +511,6 @@ def decode_event(data: bytes | str) -> Event:
         raise DecodeFailure("invalid_event", _describe(exc), readable_id(data)) from None
     except (ValueError, RecursionError) as exc:  # pragma: no cover - defensive
         raise DecodeFailure("invalid_event", str(exc), readable_id(data)) from None
-    if _may_repeat_names(data, event):
-        _refuse_repeated_names(data)
     return event
 
 
