@@ -60,8 +60,15 @@ _CREATE_SIDE_TABLES: Final = (
     f"CREATE INDEX IF NOT EXISTS {JOURNAL_TABLE}_group ON {JOURNAL_TABLE} (group_id, seq)",
     f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
     f"CREATE TABLE IF NOT EXISTS {BALANCES_TABLE} (promoter_id TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+    # Rows go to the end of the table (rowid order = batch order); only the small index entries
+    # land all over the key space. Keyed by (promoter_id, position) itself, every batch dirtied a
+    # page per promoter it touched, and ingest slowed as the table grew (50k → 22k events/s of CPU
+    # over the 1M workload). Stores made before keep their table, and need no index.
     f"CREATE TABLE IF NOT EXISTS {POSTINGS_TABLE} (promoter_id TEXT NOT NULL, position INTEGER NOT NULL, "
-    "value BLOB NOT NULL, PRIMARY KEY (promoter_id, position)) WITHOUT ROWID",
+    "value BLOB NOT NULL)",
+)
+_POSTINGS_INDEX: Final = (
+    f"CREATE UNIQUE INDEX IF NOT EXISTS {POSTINGS_TABLE}_key ON {POSTINGS_TABLE} (promoter_id, position)"
 )
 #: How long a writer waits for another process's transaction to finish.
 LOCK_TIMEOUT_S: Final = 15
@@ -132,6 +139,9 @@ class SQLiteStore(RecordedStore):
                 with datastore.transaction(commit=True) as cursor:
                     for statement in _CREATE_SIDE_TABLES:
                         cursor.execute(statement)
+                    cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (POSTINGS_TABLE,))
+                    if "WITHOUT ROWID" not in cursor.fetchone()[0].upper():
+                        cursor.execute(_POSTINGS_INDEX)
             if not datastore.pool.is_journal_mode_wal:
                 raise StoreError("WAL journal mode could not be set")
         except (sqlite3.Error, PersistenceError, StoreError) as error:
