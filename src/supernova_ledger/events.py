@@ -525,14 +525,18 @@ _LINE_NAMES: Final = {
 }
 
 
-def _quote_plan(cls: type[_Event]) -> tuple[int, int, tuple[str, ...]] | None:
-    """How many ``"`` an event of ``cls`` holds at the least: (fixed, per line, optional str fields).
+def _quote_plan(cls: type[_Event]) -> tuple[int, int, tuple[tuple[str, bytes], ...]] | None:
+    """How many ``"`` an event of ``cls`` holds at the least: (fixed, per line, optional str
+    fields with their ``"name":null`` spelling).
 
     Without backslashes every JSON string is two quotes. A decoded event has
     each required member once at least (member name: 2, string value: 2 more)
     and each optional one (``str | None``, default None) at most once unless
-    repeated; so a quote count equal to the least possible for the decoded
-    values proves no member name is repeated. None: no plan (scan instead)."""
+    repeated: present with a string (4), or absent or spelled ``"name":null``
+    when None (0 or 2; without backslashes a quoted name followed by ``:`` is a
+    member, so counting ``"name":null`` counts exactly those members). A quote
+    count equal to the least possible for the decoded values and those explicit
+    nulls proves no member name is repeated. None: no plan (scan instead)."""
     fixed, optional = 4, []  # "type":"Name"
     per_line = 0
     for field in msgspec.inspect.type_info(cls).fields:  # type: ignore[attr-defined]
@@ -541,7 +545,7 @@ def _quote_plan(cls: type[_Event]) -> tuple[int, int, tuple[str, ...]] | None:
             members = getattr(field.type, "types", ())
             if field.default is not None or sorted(type(t).__name__ for t in members) != ["NoneType", "StrType"]:
                 return None
-            optional.append(field.name)
+            optional.append((field.name, f'"{field.name}":null'.encode()))
         elif kind in ("StrType", "LiteralType"):
             fixed += 4
         elif kind == "IntType":
@@ -572,9 +576,13 @@ def _may_repeat_names(data: bytes, event: Event) -> bool:
         least = fixed
         if per_line:
             least += per_line * len(event.lines)  # type: ignore[union-attr]
-        for optional_name in optional:
+        for optional_name, null_member in optional:
             if getattr(event, optional_name) is not None:
                 least += 4
+            elif null_member in data:  # spelled "name":null: its name is two quotes more
+                if data.count(null_member) > 1:
+                    return True  # twice: maybe (the exact check decides)
+                least += 2
         if data.count(b'"') == least:
             return False
     for name in _TOP_NAMES[type(event)]:

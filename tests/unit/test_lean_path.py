@@ -20,10 +20,12 @@ from supernova_ledger import Ledger
 from supernova_ledger.domain.book import Book
 from supernova_ledger.domain.postings import EFFECTS, Balances, Posting, apply_posting
 from supernova_ledger.domain.snapshot import restore, snapshot
+from supernova_ledger import events as events_module
 from supernova_ledger.events import (
     DecodeFailure,
     _canonical_timestamp,
     _canonical_timestamp_exact,
+    _may_repeat_names,
     decode_event,
     timestamp_us,
 )
@@ -83,6 +85,17 @@ def test_the_ends_of_the_range_stay_exact() -> None:
         '"group_id" :"h"}',
         '{"type":"PayoutFailed","id":"f","at":"2026-11-01T00:00:00Z","payout_id":"q","reason":"a\\"b",'
         '"reason":"c"}',
+        # explicit nulls: counted as members by the shortcut, so a repeat beside them must still show
+        '{"type":"OrderPlaced","id":"o","at":"2026-11-01T00:00:00Z","order_id":"o","customer_id":"c",'
+        '"group_id":null,"group_id":null,"lines":[{"sku":"a","category":"k","quantity":1,"paid_fen":1}]}',
+        '{"type":"OrderPlaced","id":"o","at":"2026-11-01T00:00:00Z","order_id":"o","customer_id":"c",'
+        '"group_id":"g","group_id":null,"lines":[{"sku":"a","category":"k","quantity":1,"paid_fen":1}]}',
+        '{"type":"OrderPlaced","id":"o","at":"2026-11-01T00:00:00Z","order_id":"o","customer_id":"group_id",'
+        '"lines":[{"sku":"a","category":"k","quantity":1,"quantity":2,"paid_fen":1}]}',
+        '{"type":"OrderPlaced","id":"o","at":"2026-11-01T00:00:00Z","order_id":"o","customer_id":"c",'
+        '"group_id":null,"lines":[{"sku":"a","category":"k","quantity":1,"quantity":2,"paid_fen":1}]}',
+        '{"type":"PromoterJoined","id":"j","at":"2026-11-01T00:00:00Z","promoter_id":"A","program":"fenxiang",'
+        '"inviter_id":null,"city":"x","city_tier":1,"city_tier":2}',
     ],
 )
 def test_repeated_member_names_are_still_refused(line: str) -> None:
@@ -103,6 +116,25 @@ def test_repeated_member_names_are_still_refused(line: str) -> None:
 )
 def test_events_without_repeats_still_decode(line: str) -> None:
     decode_event(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"type":"OrderPlaced","id":"o","at":"2026-11-01T00:00:00Z","order_id":"o","customer_id":"c",'
+        '"promoter_id":"p","group_id":null,"lines":[{"sku":"a","category":"k","quantity":1,"paid_fen":1}]}',
+        '{"type":"OrderPlaced","id":"o","at":"2026-11-01T00:00:00Z","order_id":"o","customer_id":"c",'
+        '"promoter_id":null,"group_id":null,"lines":[{"sku":"a","category":"k","quantity":1,"paid_fen":1}]}',
+        '{"type":"PromoterJoined","id":"j","at":"2026-11-01T00:00:00Z","promoter_id":"A","program":"fenxiang",'
+        '"inviter_id":null,"city":"x","city_tier":1}',
+    ],
+)
+def test_an_explicit_null_takes_the_quote_count_shortcut(line: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An optional member spelled ``null`` (as feeds do) needs no name-by-name scan."""
+    data = line.encode()
+    event = decode_event(data)
+    monkeypatch.setattr(events_module, "_TOP_NAMES", {})  # the scan would fail: the shortcut must answer
+    assert not _may_repeat_names(data, event)
 
 
 def _generic_effect(target: Balances, posting: Posting) -> None:
