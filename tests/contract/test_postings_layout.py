@@ -38,7 +38,7 @@ def _fill_and_explain(url: str) -> tuple[dict[str, object], dict[str, object]]:
         for start in range(0, len(events), 150):
             ledger.append_batch(events[start : start + 150])
         promoter = next(p for p, b in sorted(ledger._book.promoters.items()) if b.level1_fen)
-        replayed = ledger.explain(promoter).to_dict()
+        replayed = ledger.explain(promoter, until=ledger._book.position).to_dict()  # until: a replay
     with Ledger.open(url) as reopened:
         from_tables = reopened.explain(promoter).to_dict()
         assert reopened._loaded is None  # answered from the tables, no fold
