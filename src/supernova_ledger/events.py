@@ -139,6 +139,7 @@ def _canonical_timestamp_exact(field: str, text: str, key: str | None = None) ->
 
 #: UTC hour ``YYYY-MM-DDTHH`` -> µs since the epoch (of canonical timestamps, already validated).
 _HOUR_US: dict[str, int] = {}
+_HOUR_US_MAX: Final = 100_000
 
 
 def timestamp_us(text: str) -> int:
@@ -151,7 +152,7 @@ def timestamp_us(text: str) -> int:
     if (size == 20 or size == 27) and text[-1] == "Z":
         hour = _HOUR_US.get(text[:13])
         if hour is None:
-            if len(_HOUR_US) >= _UTC_MINUTES_MAX:
+            if len(_HOUR_US) >= _HOUR_US_MAX:
                 _HOUR_US.clear()
             hour = _HOUR_US[text[:13]] = (datetime.fromisoformat(text[:13] + ":00:00+00:00") - _EPOCH) // _ONE_US
         seconds = int(text[14:16]) * 60 + int(text[17:19])
