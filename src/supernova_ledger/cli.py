@@ -562,14 +562,7 @@ def _counting_reads(store: LogStore, bar: Progress | None) -> LogStore:
     original = store.read
 
     def read(start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
-        pending = 0
-        for record in original(start, stop):
-            pending += 1
-            if pending == _PROGRESS_EVERY:
-                bar.advance(pending)
-                pending = 0
-            yield record
-        bar.advance(pending)
+        return _counted(original(start, stop), bar)
 
     setattr(store, "read", read)  # noqa: B010 - an instance attribute over the method
     return store
