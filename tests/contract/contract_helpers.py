@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
@@ -201,3 +202,19 @@ def payout_worker(url: str, tag: str, rounds: int, amount_fen: int, barrier: Any
             o = ledger.append(payout(f"{tag}-pay-{k}", f"{tag}-pay-{k}", f"b{k}", amount_fen, minute=21 * DAY_MINUTES))
             outcomes.append((k, o.status, o.code))
         results.put({"tag": tag, "outcomes": outcomes, "conflicts": conflicts[0]})
+
+
+def sql_on_store(url: str, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Run ``statement`` on a durable store's log table ``{t}`` directly (``%s`` placeholders), bypassing the ledger."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url[len("sqlite:///") :]) as db:
+            return db.execute(statement.replace("%s", "?").replace("{t}", "stored_events"), params).fetchall()
+    import psycopg
+
+    from supernova_ledger.store.postgres import parse_postgres_url
+
+    target = parse_postgres_url(url)
+    with psycopg.connect(host=target.host, port=target.port, user=target.user, dbname=target.dbname,
+                         autocommit=True) as conn:
+        cursor = conn.execute(statement.replace("{t}", f"{target.schema}.stored_events"), params)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description else []

@@ -8,15 +8,13 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from supernova_ledger import Ledger
 from supernova_ledger.store import LogRecord, open_store
 from supernova_ledger.store.recorded import BATCH_TOPIC, decode_row, encode_batch
-from supernova_ledger.store.postgres import parse_postgres_url
 
-from contract_helpers import programme, run_cli, write_jsonl
+from contract_helpers import programme, run_cli, sql_on_store, write_jsonl
 
 EXAMPLE = Path(__file__).parents[1] / "golden" / "spec_example.jsonl"  # SPEC §10's example.jsonl
 
@@ -70,26 +68,15 @@ def _alter_one_byte_sqlite(url: str, position: int, old: bytes, new: bytes) -> N
         db.execute("UPDATE stored_events SET state = ? WHERE originator_version = ?", (state.replace(old, new), version))
 
 
-def _sql_on_store(url: str, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    if url.startswith("sqlite"):
-        with sqlite3.connect(url[len("sqlite:///") :]) as db:
-            return db.execute(statement.replace("%s", "?").replace("{t}", "stored_events"), params).fetchall()
-    target = parse_postgres_url(url)
-    with psycopg.connect(host=target.host, port=target.port, user=target.user, dbname=target.dbname,
-                         autocommit=True) as conn:
-        cursor = conn.execute(statement.replace("{t}", f"{target.schema}.stored_events"), params)  # type: ignore[arg-type]
-        return cursor.fetchall() if cursor.description else []
-
-
 def _rewrite_row(url: str, position: int, change: Callable[[list[LogRecord]], list[LogRecord]]) -> None:
     """Rewrite the batch row holding ``position`` as someone who knows the format would:
     decode it, ``change`` its records, encode it again (a consistent header)."""
-    ((version, topic, state),) = _sql_on_store(
+    ((version, topic, state),) = sql_on_store(
         url, "SELECT originator_version, topic, state FROM {t} WHERE originator_version <= %s"
         " ORDER BY originator_version DESC LIMIT 1", (position,))
     assert topic == BATCH_TOPIC
     records = change(decode_row(int(version), str(topic), bytes(state)))  # type: ignore[call-overload]
-    _sql_on_store(url, "UPDATE {t} SET state = %s WHERE originator_version = %s", (encode_batch(records), version))
+    sql_on_store(url, "UPDATE {t} SET state = %s WHERE originator_version = %s", (encode_batch(records), version))
 
 
 def _replaced(records: list[LogRecord], position: int, event: bytes | None = None, head: str | None = None) -> list[LogRecord]:
@@ -147,10 +134,10 @@ def test_verify_names_the_first_position_of_a_removed_batch_row(durable_url: str
     with Ledger.open(durable_url) as ledger:
         for k in range(0, len(lines), 3):
             ledger.append_batch(lines[k : k + 3])
-    rows = _sql_on_store(durable_url, "SELECT originator_version FROM {t} ORDER BY originator_version")
+    rows = sql_on_store(durable_url, "SELECT originator_version FROM {t} ORDER BY originator_version")
     second = int(rows[1][0])  # type: ignore[call-overload]
     assert len(rows) > 2 and second > 1
-    _sql_on_store(durable_url, "DELETE FROM {t} WHERE originator_version = %s", (second,))
+    sql_on_store(durable_url, "DELETE FROM {t} WHERE originator_version = %s", (second,))
     result = run_cli("verify", store=durable_url)
     assert result.returncode == 1
     assert f"position {second}" in result.stderr
@@ -161,9 +148,9 @@ def test_verify_names_the_first_position_of_a_batch_row_that_does_not_decode(dur
     with Ledger.open(durable_url) as ledger:
         ledger.append_batch(lines[:5])
         ledger.append_batch(lines[5:])
-    (version,), *_ = _sql_on_store(durable_url, "SELECT originator_version FROM {t} ORDER BY originator_version DESC")
+    (version,), *_ = sql_on_store(durable_url, "SELECT originator_version FROM {t} ORDER BY originator_version DESC")
     # Cut the row's msgpack short: its structure, not just a value, is damaged.
-    _sql_on_store(durable_url, "UPDATE {t} SET state = substr(state, 1, 100) WHERE originator_version = %s", (version,))
+    sql_on_store(durable_url, "UPDATE {t} SET state = substr(state, 1, 100) WHERE originator_version = %s", (version,))
     result = run_cli("verify", store=durable_url)
     assert result.returncode == 1
     assert f"position {version}" in result.stderr

@@ -9,15 +9,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from supernova_ledger import Ledger
 from supernova_ledger.store import LogRecord, open_store
-from supernova_ledger.store.postgres import parse_postgres_url
 from supernova_ledger.store.recorded import BATCH_TOPIC, LOG_ORIGINATOR_ID, RECORD_TOPIC, legacy_row_state
 
-from contract_helpers import programme, run_cli
+from contract_helpers import programme, run_cli, sql_on_store
 
 EVENTS = list(programme(12))  # ~150 events, a few rejected payouts
 
@@ -29,29 +27,18 @@ def _reference() -> tuple[list[LogRecord], dict[str, object]]:
         return list(ledger.store.read()), ledger.report()
 
 
-def _sql(url: str, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    if url.startswith("sqlite"):
-        with sqlite3.connect(url[len("sqlite:///") :]) as db:
-            return db.execute(statement.replace("%s", "?").replace("{t}", "stored_events"), params).fetchall()
-    target = parse_postgres_url(url)
-    with psycopg.connect(host=target.host, port=target.port, user=target.user, dbname=target.dbname,
-                         autocommit=True) as conn:
-        cursor = conn.execute(statement.replace("{t}", f"{target.schema}.stored_events"), params)  # type: ignore[arg-type]
-        return cursor.fetchall() if cursor.description else []
-
-
 def _write_legacy(url: str, records: list[LogRecord]) -> None:
     """A store as 0.1.0 wrote it: one row per record."""
     open_store(url).close()  # the tables
     originator: object = LOG_ORIGINATOR_ID.hex if url.startswith("sqlite") else LOG_ORIGINATOR_ID
     for record in records:
-        _sql(url, "INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)",
+        sql_on_store(url, "INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)",
              (originator, record.position, RECORD_TOPIC, legacy_row_state(record)))
 
 
 def _rows(url: str) -> list[tuple[object, ...]]:
     return [(int(v), str(t), bytes(s)) for v, t, s in  # type: ignore[call-overload]
-            _sql(url, "SELECT originator_version, topic, state FROM {t} ORDER BY originator_version")]
+            sql_on_store(url, "SELECT originator_version, topic, state FROM {t} ORDER BY originator_version")]
 
 
 @pytest.fixture
@@ -96,7 +83,7 @@ def test_appending_to_a_0_1_0_store_adds_batch_rows_and_the_log_reads_as_one(leg
 def test_verify_names_an_altered_event_in_a_0_1_0_row(legacy_url: str) -> None:
     records, _ = _reference()
     target = records[9]
-    _sql(legacy_url, "UPDATE {t} SET state = %s WHERE originator_version = %s",
+    sql_on_store(legacy_url, "UPDATE {t} SET state = %s WHERE originator_version = %s",
          (legacy_row_state(LogRecord(target.position, target.event.replace(b'"id":"', b'"id":"X', 1), target.head)), 10))
     result = run_cli("verify", store=legacy_url)
     assert result.returncode == 1
@@ -140,7 +127,7 @@ def test_migrate_copies_journal_and_side_state_across_store_kinds(tmp_path: Path
 
 
 def test_migrate_refuses_a_source_that_does_not_verify_and_copies_nothing(legacy_url: str, tmp_path: Path) -> None:
-    _sql(legacy_url, "DELETE FROM {t} WHERE originator_version = %s", (5,))
+    sql_on_store(legacy_url, "DELETE FROM {t} WHERE originator_version = %s", (5,))
     target = f"sqlite:///{tmp_path / 'migrated.db'}"
     result = run_cli("migrate", "--to", target, store=legacy_url)
     assert result.returncode == 1
