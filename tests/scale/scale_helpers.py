@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from conformance.generator import generate as conformance_lines
 from supernova_ledger import Ledger
+from supernova_ledger.scale.decisions import Decider, Decision
+from supernova_ledger.scale.views import View
 
 #: A small simulated programme: ≈1,800 events of every type but GroupClosed (the conformance
 #: logs have it), with a rule change, refunds, settlements and payouts settled and failed.
@@ -55,3 +58,20 @@ def with_closings(lines: Sequence[str], months: Sequence[str] = ("2026-11", "202
                 out.insert(index + 1, json.dumps(closing))
                 break
     return out
+
+
+def decisions_of(ledger: Ledger) -> list[Decision]:
+    """The decision of every stored event, in log order."""
+    decider = Decider()
+    return [decider.replay(record) for record in ledger.store.read()]
+
+
+def shard_views(decisions: list[Decision], shards: int, *, seed: int = 0) -> list[View]:
+    """Views of every shard, fed the decisions in a shuffled order."""
+    views = [View.shard(shards, index) for index in range(shards)]
+    shuffled = list(decisions)
+    random.Random(seed).shuffle(shuffled)
+    for decision in shuffled:
+        for view in views:
+            view.apply(decision)
+    return views

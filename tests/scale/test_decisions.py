@@ -7,7 +7,6 @@ report ``Ledger.report()`` gives, byte for byte (same digest).
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
@@ -33,27 +32,11 @@ from supernova_ledger.scale.query import sharded_report
 from supernova_ledger.scale.views import View
 from supernova_ledger.store import LogRecord
 
-from scale_helpers import SIM_QUERIES, append_all, conformance_log
+from scale_helpers import SIM_QUERIES, append_all, conformance_log, decisions_of, shard_views
 
 SPEC_EXAMPLE = Path(__file__).parents[1] / "golden" / "spec_example.jsonl"
 SPEC_DIGEST = "363493d66ddbf3e8886947d20da52f84d8451c2bc2cf622193c6cbeb42b615de"
 SPEC_V2_EXAMPLE = Path(__file__).parents[1] / "golden" / "spec_example_v2.jsonl"
-
-
-def decisions_of(ledger: Ledger) -> list[Decision]:
-    decider = Decider()
-    return [decider.replay(record) for record in ledger.store.read()]
-
-
-def shard_views(decisions: list[Decision], shards: int, *, seed: int = 0) -> list[View]:
-    """Views of every shard, fed the decisions in a shuffled order."""
-    views = [View.shard(shards, index) for index in range(shards)]
-    shuffled = list(decisions)
-    random.Random(seed).shuffle(shuffled)
-    for decision in shuffled:
-        for view in views:
-            view.apply(decision)
-    return views
 
 
 @pytest.fixture(scope="module")

@@ -34,33 +34,16 @@ from distributed import Client, LocalCluster
 from supernova_ledger import Ledger
 from supernova_ledger.domain.postings import POSTING_KEYS, Posting, sum_postings
 from supernova_ledger.scale.dask_replay import replay_report
-from supernova_ledger.scale.decisions import Decider, Decision
 from supernova_ledger.scale.parquet import POSTING_COLUMNS, export_parquet
 from supernova_ledger.scale.query import sharded_report
-from supernova_ledger.scale.views import View
 
 from conformance.generator import generate as conformance_lines
-from scale_helpers import append_all, conformance_log, with_closings
+from scale_helpers import append_all, conformance_log, decisions_of, shard_views, with_closings
 
 # dask's own Parquet reader calls a pandas API that pandas 3.1 deprecates: not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword:DeprecationWarning")
 
 SPEC_V2_EXAMPLE = Path(__file__).parents[1] / "golden" / "spec_example_v2.jsonl"
-
-
-def decisions_of(ledger: Ledger) -> list[Decision]:
-    decider = Decider()
-    return [decider.replay(record) for record in ledger.store.read()]
-
-
-def sharded(decisions: list[Decision], shards: int, seed: int) -> list[View]:
-    views = [View.shard(shards, index) for index in range(shards)]
-    shuffled = list(decisions)
-    random.Random(seed).shuffle(shuffled)
-    for decision in shuffled:
-        for view in views:
-            view.apply(decision)
-    return views
 
 
 def balances_of(report: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -141,4 +124,4 @@ def test_dask_replay_and_exported_postings_over_random_logs_with_closed_months(
                 expected = ledger.report(period=period, top=top, until=until)
                 assert replay_report(out, period=period, top=top, until=until) == expected
                 if until is None:
-                    assert sharded_report(sharded(decisions, 3, seed), period=period, top=top) == expected
+                    assert sharded_report(shard_views(decisions, 3, seed=seed), period=period, top=top) == expected
