@@ -18,7 +18,8 @@ may still have joined, so the ledger folds the log to answer.
 
 The postings table holds, per promoter and batch, the postings the fold made
 (``Outcome.postings``, the one source of truth) as msgpack: explain and a
-one-promoter statement read only that promoter's rows. It covers a store only
+one-promoter statement read only that promoter's rows, a full statement every
+promoter's, promoter by promoter. It covers a store only
 if it was kept from the store's first batch on (:data:`POSTINGS_COMPLETE_KEY`,
 set with position 1; stores begun without it answer by replay). Its rows are
 used only if their sum equals the promoter's balances row (itself checked
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -55,6 +56,8 @@ __all__ = [
     "rows_for",
     "posting_rows",
     "promoter_accounts",
+    "all_accounts",
+    "Unsound",
     "touched",
     "lookup",
     "UNKNOWN",
@@ -157,6 +160,38 @@ class BookView:
         self.closed_through = closed_through
 
 
+def _tables_state(store: LogStore) -> str | None | Unknown:
+    """The latest closed month, when both tables are complete; else :data:`UNKNOWN`."""
+    state = store.read_state([COMPLETE_KEY, POSTINGS_COMPLETE_KEY, CLOSED_THROUGH_KEY])
+    if COMPLETE_KEY not in state or POSTINGS_COMPLETE_KEY not in state:
+        return UNKNOWN
+    closed = state.get(CLOSED_THROUGH_KEY)
+    return closed.decode("ascii") if closed else None
+
+
+def _promoter_postings(
+    store: LogStore, promoter_id: str, until: int, balances: dict[str, int], key: bytes | None
+) -> list[Posting] | None:
+    """The promoter's postings up to position ``until``, or None unless they are sound:
+    every row readable (and sealed, under a key), every posting the promoter's and at
+    most ``until``, and together adding up to exactly ``balances`` (a row proven
+    against the log head)."""
+    postings: list[Posting] = []
+    try:
+        for row_position, value in store.read_postings(promoter_id, until=until):
+            data = unseal_row(key, "postings", promoter_id, row_position, value)
+            if data is None:
+                return None
+            postings.extend(_postings_decoder.decode(data))
+        if any(p.promoter_id != promoter_id or p.position > until for p in postings):
+            return None
+        if sum_postings(postings).as_dict() != balances:
+            return None
+    except (msgspec.DecodeError, SupernovaError):  # unreadable rows, or postings that break an invariant
+        return None
+    return postings
+
+
 def promoter_accounts(
     store: LogStore, promoter_id: str, key: bytes | None = None
 ) -> tuple[BookView, list[Posting]] | None:
@@ -165,32 +200,67 @@ def promoter_accounts(
 
     Sound means: both tables complete, the balances row at a head the log stores,
     and the postings (up to the log's head) adding up to exactly those balances."""
-    wanted = [COMPLETE_KEY, POSTINGS_COMPLETE_KEY, CLOSED_THROUGH_KEY]
-    state = store.read_state(wanted)
-    if COMPLETE_KEY not in state or POSTINGS_COMPLETE_KEY not in state:
+    closed_through = _tables_state(store)
+    if isinstance(closed_through, Unknown):
         return None
     position, head = store.head()
     found = lookup(store, promoter_id, key)
     if isinstance(found, Unknown):
         return None
-    closed = state.get(CLOSED_THROUGH_KEY)
-    closed_through = closed.decode("ascii") if closed else None
     if found is None:
         return BookView(position, head, {}, closed_through), []
-    postings: list[Posting] = []
-    try:
-        for row_position, value in store.read_postings(promoter_id, until=position):
-            data = unseal_row(key, "postings", promoter_id, row_position, value)
-            if data is None:
-                return None
-            postings.extend(_postings_decoder.decode(data))
-        if any(p.promoter_id != promoter_id or p.position > position for p in postings):
-            return None
-        if sum_postings(postings).as_dict() != found:
-            return None
-    except (msgspec.DecodeError, SupernovaError):  # unreadable rows, or postings that break an invariant
+    postings = _promoter_postings(store, promoter_id, position, found, key)
+    if postings is None:
         return None
     return BookView(position, head, {promoter_id: _PromoterView(found)}, closed_through), postings
+
+
+class Unsound(Exception):
+    """Raised by :func:`all_accounts`' postings when a row proves unsound: replay instead."""
+
+
+def all_accounts(store: LogStore, key: bytes | None = None) -> tuple[BookView, Iterator[Posting]] | None:
+    """The log's head and every promoter's postings, from the tables (None when they are
+    not complete: the caller replays the log).
+
+    The postings come promoter by promoter, each promoter's in log order, each
+    promoter's checked as :func:`promoter_accounts` checks one before any of
+    them is given out; a promoter that fails raises :class:`Unsound` (the
+    caller then replays). At most one promoter's postings are held at a time."""
+    closed_through = _tables_state(store)
+    if isinstance(closed_through, Unknown):
+        return None
+    position, head = store.head()
+    return BookView(position, head, {}, closed_through), _checked_postings(store, position, head, key)
+
+
+def _checked_postings(store: LogStore, position: int, head: str, key: bytes | None) -> Iterator[Posting]:
+    heads: dict[int, str | None] = {position: head}  # at most one per balances row
+    for promoter_id, value in store.balance_items():
+        row = _proven_row(store, promoter_id, value, key, heads)
+        if row is None or row.position > position:  # unsound, or a writer moved it on meanwhile
+            raise Unsound(f"promoter {promoter_id!r}: balances row")
+        postings = _promoter_postings(store, promoter_id, position, balances_of(row), key)
+        if postings is None:
+            raise Unsound(f"promoter {promoter_id!r}: postings rows")
+        yield from postings
+
+
+def _proven_row(
+    store: LogStore, promoter_id: str, value: bytes, key: bytes | None, heads: dict[int, str | None]
+) -> BalanceRow | None:
+    """The decoded balances row if it is sealed (under a key) and stands at a head
+    the log stores (``heads`` caches the log's heads by position); else None."""
+    data = unseal_row(key, "balances", promoter_id, 0, value)
+    if data is None:
+        return None
+    try:
+        row = _decoder.decode(data)
+    except msgspec.DecodeError:
+        return None
+    if row.position not in heads:
+        heads[row.position] = store.head_at(row.position)
+    return row if heads[row.position] == row.head else None
 
 
 def as_book(view: BookView) -> Any:
@@ -220,16 +290,8 @@ def lookup(store: LogStore, promoter_id: str, key: bytes | None = None) -> dict[
     found = store.read_balances([promoter_id])
     if promoter_id not in found:
         return None
-    data = unseal_row(key, "balances", promoter_id, 0, found[promoter_id])
-    if data is None:
-        return UNKNOWN
-    try:
-        row = _decoder.decode(data)
-    except msgspec.DecodeError:
-        return UNKNOWN
-    if store.head_at(row.position) != row.head:
-        return UNKNOWN
-    return dict(zip(BALANCE_FIELDS, row.balances))
+    row = _proven_row(store, promoter_id, found[promoter_id], key, {})
+    return UNKNOWN if row is None else balances_of(row)
 
 
 def complete_marker(position: int) -> dict[str, bytes | None]:

@@ -441,6 +441,14 @@ class Ledger:
                 return Statement.from_dict(
                     with_digest(build_statement(balances.as_book(view), postings, period, promoter))
                 )
+        elif until is None:  # every promoter's rows, checked promoter by promoter, else a replay
+            try:
+                every = balances.all_accounts(self._store, self._table_key)
+                if every is not None:
+                    view, stream = every
+                    return Statement.from_dict(with_digest(build_statement(balances.as_book(view), stream, period)))
+            except (balances.Unsound, StoreError):
+                pass
         book, postings = self._postings_until(
             until, None if promoter is None else (lambda p: p.promoter_id == promoter)
         )
@@ -467,9 +475,11 @@ class Ledger:
         self, until: int | None, keep: Callable[[Posting], bool] | None
     ) -> tuple[Book, list[Posting]]:
         """The state after the first ``until`` events (all: None) and the postings they made
-        that ``keep`` selects, in log order: a replay from position 1."""
+        that ``keep`` selects, in log order: a replay from position 1 (the ledger's own
+        state is not restored for it)."""
         self._ensure_open()
-        self._catch_up()
+        if self._loaded is not None:
+            self._catch_up()
         if until is not None and until < 0:
             raise UsageError(f"until: {until} must be at least 0")
         kept: list[Posting] = []
@@ -478,7 +488,9 @@ class Ledger:
             kept.extend(postings if keep is None else [p for p in postings if keep(p)])
 
         book = Book()
-        stop = self._book.position if until is None else min(until, self._book.position)
+        # The log's end: the ledger's own position, or the store's head without restoring the state.
+        end = self._book.position if self._loaded is not None else self._store.head()[0]
+        stop = end if until is None else min(until, end)
         _fold(book, self._store.read(1, stop), sink)
         return book, kept
 

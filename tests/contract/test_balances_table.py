@@ -20,6 +20,21 @@ from contract_helpers import joined, payout
 SIMULATED = list(generate(11, promoters=25, days=30))  # orders, refunds, settlements, payouts, rule changes
 
 
+def _log_reads(ledger: Ledger) -> list[int]:
+    """From now on, the start position of every read of ``ledger``'s log from position 1
+    (a replay; the one-position reads that look up a stored head are not counted)."""
+    starts: list[int] = []
+    read = ledger.store.read
+
+    def counted(start: int = 1, stop: int | None = None) -> Any:
+        if start <= 1 and (stop is None or stop > 1):
+            starts.append(start)
+        return read(start, stop)
+
+    ledger.store.read = counted  # type: ignore[method-assign]
+    return starts
+
+
 def _table_equals_state(ledger: Ledger) -> None:
     """Every promoter's row holds exactly its balances in the folded state, at the log head."""
     book = ledger._book
@@ -144,6 +159,64 @@ def _replayed(url: str, promoter_id: str, period: str | None) -> tuple[dict[str,
         return explained, stated
 
 
+def _replayed_statement(url: str, period: str) -> Any:
+    """Every promoter's statement the long way: a replay from position 1 (``until`` = the head)."""
+    with Ledger.open(url) as ledger:
+        return ledger.statement(period, until=ledger.position)
+
+
+def test_a_full_statement_reads_every_promoters_rows_and_equals_a_replay(store_url: str) -> None:
+    with Ledger.open(store_url) as writer:
+        for k in range(0, len(SIMULATED), 400):
+            writer.append_batch(SIMULATED[k : k + 400])
+        assert writer.append(CLOSE_NOVEMBER).status == "accepted"
+    for period in ("2026-10", "2026-11", "2026-12"):
+        expected = _replayed_statement(store_url, period)
+        with Ledger.open(store_url) as reader:
+            reads = _log_reads(reader)
+            stated = reader.statement(period)
+            assert reads == [] and reader._loaded is None  # the tables answered: no replay, no restore
+        assert stated == expected
+    assert len(_replayed_statement(store_url, "2026-11")["promoters"]) >= 20
+    with Ledger.open(store_url) as reader, pytest.raises(UsageError) as raised:
+        reader.statement("2026-13")
+    assert raised.value.code == "invalid_period"
+
+
+def test_a_full_statement_replays_when_any_promoters_rows_are_unsound(sqlite_url: str) -> None:
+    """One promoter's postings row lost, then one balances row forged: each time the
+    statement of every promoter comes from a replay, equal to the sound one."""
+    with Ledger.open(sqlite_url) as writer:
+        for k in range(0, len(SIMULATED), 300):
+            writer.append_batch(SIMULATED[k : k + 300])
+        promoters = writer._book.promoters
+        last = max(promoters)  # the last promoter read: the statement has been streaming a while
+        richest = max(promoters, key=lambda p: promoters[p].level1_fen)
+    expected = _replayed_statement(sqlite_url, "2026-11")
+    assert last in expected["promoters"]
+
+    def stated() -> tuple[Any, list[int]]:
+        with Ledger.open(sqlite_url) as reader:
+            reads = _log_reads(reader)
+            return reader.statement("2026-11"), reads
+
+    path = sqlite_url[len("sqlite:///") :]
+    with sqlite3.connect(path) as db:
+        lost = db.execute("SELECT promoter_id, position, value FROM promoter_postings WHERE promoter_id = ? "
+                          "ORDER BY position DESC LIMIT 1", (last,)).fetchone()
+        db.execute("DELETE FROM promoter_postings WHERE promoter_id = ? AND position = ?", lost[:2])
+    assert stated() == (expected, [1])  # the last promoter's rows did not add up: replayed
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO promoter_postings (promoter_id, position, value) VALUES (?, ?, ?)", lost)
+    assert stated() == (expected, [])  # whole again: the tables answer
+    with sqlite3.connect(path) as db:
+        (value,) = db.execute("SELECT value FROM promoter_balances WHERE promoter_id = ?", (richest,)).fetchone()
+        row = decode_row(value)
+        forged = _encoder.encode(row.__class__(row.position, row.head, (10**9, 0, 0, 0, 0, 10**9)))
+        db.execute("UPDATE promoter_balances SET value = ? WHERE promoter_id = ?", (forged, richest))
+    assert stated() == (expected, [1])  # its postings do not add up to the forged row: replayed
+
+
 def test_explain_and_statement_of_one_promoter_read_its_rows_and_equal_a_replay(store_url: str) -> None:
     with Ledger.open(store_url) as writer:
         for k in range(0, len(SIMULATED), 400):
@@ -175,8 +248,10 @@ def test_posting_rows_that_do_not_add_up_are_not_used(sqlite_url: str) -> None:
         db.execute("DELETE FROM promoter_postings WHERE promoter_id = ? AND position = "
                    "(SELECT max(position) FROM promoter_postings WHERE promoter_id = ?)", (promoter_id, promoter_id))
     with Ledger.open(sqlite_url) as reader:
+        reads = _log_reads(reader)
         assert reader.explain(promoter_id) == expected
-        assert reader._loaded is not None  # the rows did not add up to the balances: replayed
+        assert reads == [1]  # the rows did not add up to the balances: replayed
+        assert reader._loaded is None  # a replay needs no restore of the ledger's own state
 
 
 def test_a_store_begun_without_the_postings_table_answers_by_replay(store_url: str) -> None:
@@ -189,8 +264,11 @@ def test_a_store_begun_without_the_postings_table_answers_by_replay(store_url: s
     expected, _ = _replayed(store_url, promoter_id, None)
     with Ledger.open(store_url) as reader:
         assert reader.balance(promoter_id) == expected["balances"] and reader._loaded is None
+        reads = _log_reads(reader)
         assert reader.explain(promoter_id) == expected
-        assert reader._loaded is not None
+        assert reads == [1]
+        assert reader.statement("2026-11") == _replayed_statement(store_url, "2026-11")
+        assert reads == [1, 1]  # the full statement too: no postings table, a replay
 
 
 def test_under_a_key_rows_carry_an_hmac_and_a_forged_row_is_not_used(sqlite_url: str) -> None:

@@ -164,6 +164,11 @@ class LogStore(ABC):
         """The stored balances rows of those of ``promoter_ids`` that have one."""
         return {}
 
+    def balance_items(self) -> Iterator[tuple[str, bytes]]:
+        """Every stored balances row ``(promoter_id, bytes)``, in promoter id order (of the
+        store's collation: the same order on every read of one store)."""
+        return iter(())
+
     def read_postings(self, promoter_id: str, until: int | None = None) -> Iterator[tuple[int, bytes]]:
         """The promoter's posting rows ``(position, bytes)`` with position <= ``until``, in order."""
         return iter(())

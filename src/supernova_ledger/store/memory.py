@@ -139,6 +139,9 @@ class MemoryStore(LogStore):
         balances = self._open_log().balances
         return {key: balances[key] for key in promoter_ids if key in balances}
 
+    def balance_items(self) -> Iterator[tuple[str, bytes]]:
+        yield from sorted(self._open_log().balances.items())
+
     def read_postings(self, promoter_id: str, until: int | None = None) -> Iterator[tuple[int, bytes]]:
         for position, row in list(self._open_log().postings.get(promoter_id, ())):
             if until is not None and position > until:

@@ -139,6 +139,10 @@ class SideTables:
     def select_balances(self, count: int) -> str:
         return f"SELECT promoter_id, value FROM {self.balances} WHERE promoter_id IN ({', '.join([self.p] * count)})"
 
+    def select_balances_after(self) -> str:
+        p = self.p
+        return f"SELECT promoter_id, value FROM {self.balances} WHERE promoter_id > {p} ORDER BY promoter_id LIMIT {p}"
+
     def insert_journal(self) -> str:
         p = self.p
         return (
@@ -384,6 +388,16 @@ class RecordedStore(LogStore):
             for key, value in self._query(self._side.select_balances(len(chunk)), tuple(chunk)):
                 found[key] = bytes(value)
         return found
+
+    def balance_items(self) -> Iterator[tuple[str, bytes]]:
+        after, statement = "", self._side.select_balances_after()
+        while True:
+            rows = self._query(statement, (after, JOURNAL_PAGE))
+            for key, value in rows:
+                yield key, bytes(value)
+            if len(rows) < JOURNAL_PAGE:
+                return
+            after = rows[-1][0]
 
     def read_postings(self, promoter_id: str, until: int | None = None) -> Iterator[tuple[int, bytes]]:
         after, stop = 0, (2**63 - 1 if until is None else until)
