@@ -12,6 +12,7 @@ Phases on a durable store (SQLite, PostgreSQL):
 ``ledger-replay``    ``Ledger.open(url).report()`` on the filled store
 ``ledger-verify``    ``Ledger.open(url).verify()`` on the filled store (the strict audit replay)
 ``ledger-reopen``    ``Ledger.open(url).balance(p)``; then single ``append`` latency on that store
+``ledger-statement`` ``Ledger.open(url).statement(period)`` from the tables, or by replay (``--how``)
 ``baseline-ingest``  eventsourcing ``save`` per 1,000 events; then ``save`` per event latency
 ``baseline-read``    a new eventsourcing ``Application``, ``select_notifications`` + decode of everything
 
@@ -519,6 +520,29 @@ def _sqlite_synchronous(app: Any) -> int | None:
         return int(cursor.fetchone()[0])
 
 
+def ledger_statement(url: str, period: str, how: str) -> dict[str, Any]:
+    """A cold full ``statement(period)``: from the per-promoter tables (``how="tables"``, what
+    ``Ledger.statement`` does) or by a replay of the log (``how="replay"``: ``until`` = the head)."""
+    Ledger = _ledger()
+    replays = 0
+    with Timer() as t:
+        ledger = Ledger.open(url)
+        read = ledger.store.read
+
+        def counted(start: int = 1, stop: int | None = None) -> Any:
+            nonlocal replays
+            replays += start <= 1 and (stop is None or stop > 1)
+            return read(start, stop)
+
+        ledger.store.read = counted
+        until = ledger.store.head()[0] if how == "replay" else None
+        statement = ledger.statement(period, until=until)
+    ledger.close()
+    return {"statement_s": t.wall_s, "statement_cpu_s": t.cpu_s, "how": how, "replayed": replays > 0,
+            "events": statement["events"], "promoters": len(statement["promoters"]), "digest": statement["digest"],
+            "peak_rss_bytes": peak_rss_bytes()}
+
+
 # -- command line --------------------------------------------------------------------
 
 PHASES: Final[dict[str, Callable[[argparse.Namespace], dict[str, Any]]]] = {
@@ -526,6 +550,7 @@ PHASES: Final[dict[str, Callable[[argparse.Namespace], dict[str, Any]]]] = {
     "ledger-replay": lambda a: ledger_replay(a.url),
     "ledger-reopen": lambda a: ledger_reopen(a.url, a.appends, a.tag),
     "ledger-verify": lambda a: ledger_verify(a.url),
+    "ledger-statement": lambda a: ledger_statement(a.url, a.period, a.how),
     "ledger-memory": lambda a: ledger_memory(Path(a.workload), a.appends, a.tag, a.state),
     "baseline-ingest": lambda a: baseline_ingest(a.url, Path(a.accepted), a.appends, a.tag),
     "baseline-read": lambda a: baseline_read(a.url, a.stop),
@@ -543,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", default="r0", help="makes probe ids unique per run")
     parser.add_argument("--stop", type=int, help="baseline-read: read notifications up to this id only")
     parser.add_argument("--state", action="store_true", help="also measure the bytes of resident state")
+    parser.add_argument("--period", default="2026-11", help="ledger-statement: the month")
+    parser.add_argument("--how", choices=["tables", "replay"], default="tables", help="ledger-statement: which path")
     args = parser.parse_args(argv)
     result = PHASES[args.phase](args)
     result["phase"] = args.phase
