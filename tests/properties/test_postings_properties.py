@@ -20,7 +20,9 @@ from strategies import ledger_logs
 from conformance.generator import generate as conformance_lines
 from supernova_ledger import Ledger
 from supernova_ledger.domain import Book
-from supernova_ledger.domain.postings import Posting, sum_postings
+from supernova_ledger.domain.accounts import MOVEMENT_KEYS, build_statement
+from supernova_ledger.domain.postings import Balances, Posting, Tally, apply_posting, sum_postings
+from supernova_ledger.errors import InvariantViolation
 from supernova_ledger.events import DecodeFailure, coerce_event
 
 
@@ -83,3 +85,70 @@ def test_explain_lists_postings_that_add_up_to_its_balances(log: list[dict[str, 
         for promoter_id in sorted(book.promoters):
             explained = ledger.explain(promoter_id, until=until)
             assert sum_postings(_postings_of(explained)).as_dict() == explained["balances"]
+
+
+# -- Tally: postings added up per effect give what applying each one gives ---------------
+
+_EFFECTS = st.one_of(
+    st.tuples(st.just("earn"), st.sampled_from([1, 2]), st.none()),
+    st.tuples(st.just("clawback"), st.sampled_from([1, 2]), st.sampled_from(["pending", "available"])),
+    st.tuples(st.sampled_from(["settle"]), st.sampled_from([1, 2, None]), st.just("pending")),
+    st.tuples(st.sampled_from(["payout"]), st.none(), st.just("available")),
+    st.tuples(st.sampled_from(["paid", "returned"]), st.none(), st.just("in_payout")),
+)
+
+
+def _posting(kind: str, level: int | None, source: str | None, amount: int, book: str) -> Posting:
+    return Posting(promoter_id="P", position=1, event_id="e", at="2026-11-01T00:00:00Z", book=book,
+                   kind=kind, level=level, from_=source, amount_fen=amount)  # type: ignore[arg-type]
+
+
+@given(st.lists(st.tuples(_EFFECTS, st.integers(1, 10**12)), max_size=60))
+def test_a_tally_gives_the_balances_of_applying_each_posting(items: list[tuple[tuple[Any, Any, Any], int]]) -> None:
+    postings = [_posting(kind, level, source, amount, "2026-11") for (kind, level, source), amount in items]
+    one_by_one = Balances()
+    for posting in postings:
+        apply_posting(one_by_one, posting)
+    assert sum_postings(postings).as_dict() == one_by_one.as_dict()
+    tally = Tally()
+    for posting in postings:
+        tally.add(posting)
+    assert len(tally.sums) <= len({(p.kind, p.level, p.from_) for p in postings})
+    again = Balances()
+    tally.apply_to(again, "P")
+    assert again.as_dict() == one_by_one.as_dict()
+
+
+@given(st.lists(st.tuples(_EFFECTS, st.integers(1, 10**9), st.sampled_from(["2026-10", "2026-11", "2026-12"])),
+                max_size=60), st.sampled_from(["2026-10", "2026-11"]))
+def test_a_statement_sums_each_posting_once_into_opening_movements_and_closing(
+    items: list[tuple[tuple[Any, Any, Any], int, str]], period: str
+) -> None:
+    """build_statement (per-effect tallies) against the definition, posting by posting."""
+    postings = [_posting(kind, level, source, amount, book) for (kind, level, source), amount, book in items]
+    book = Book()
+    stated = build_statement(book, postings, period)
+    opening, closing = Balances(), Balances()
+    movements = dict.fromkeys(MOVEMENT_KEYS, 0)
+    for posting in postings:
+        if posting.book > period:
+            continue
+        apply_posting(closing, posting)
+        if posting.book < period:
+            apply_posting(opening, posting)
+        elif posting.kind in ("earn", "clawback"):
+            movements[f"{'earned' if posting.kind == 'earn' else 'clawed_back'}_l{posting.level}_fen"] += posting.amount_fen
+        else:
+            movements[{"settle": "settled_fen", "payout": "payout_fen", "paid": "paid_fen",
+                       "returned": "returned_fen"}[posting.kind]] += posting.amount_fen
+    listed = any(p.book == period for p in postings) or opening.any()
+    if not listed:
+        assert stated["promoters"] == {}
+        return
+    assert stated["promoters"] == {"P": {"opening": opening.as_dict(), **movements, "closing": closing.as_dict()}}
+
+
+@pytest.mark.parametrize("amount", [0, -5])
+def test_a_tally_refuses_a_posting_that_is_not_positive(amount: int) -> None:
+    with pytest.raises(InvariantViolation):
+        Tally().add(_posting("earn", 1, None, amount, "2026-11"))

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from ..errors import UsageError
 from .book import Book
-from .postings import Balances, Posting, apply_posting, posting_dict
+from .postings import Balances, Posting, Tally, posting_dict
 
 __all__ = [
     "EXPLAIN_FORMAT",
@@ -87,6 +87,20 @@ class _Account:
         self.movements = dict.fromkeys(MOVEMENT_KEYS, 0)
         self.posted = False
 
+    @classmethod
+    def of(cls, promoter_id: str, before: Tally, during: Tally) -> "_Account":
+        """The promoter's account of its postings booked before the month and in it."""
+        account = cls()
+        before.apply_to(account.opening, promoter_id)
+        before.apply_to(account.closing, promoter_id)
+        during.apply_to(account.closing, promoter_id)
+        for (kind, level, _source), amount in during.sums.items():
+            key = _MOVEMENT_KEY.get((kind, level if kind in ("earn", "clawback") else None))
+            if key is not None:
+                account.movements[key] += amount
+        account.posted = bool(during.sums)
+        return account
+
     def as_dict(self) -> dict[str, Any]:
         return {"opening": self.opening.as_dict(), **self.movements, "closing": self.closing.as_dict()}
 
@@ -94,26 +108,21 @@ class _Account:
 def build_statement(
     book: Book, postings: Iterable[Posting], period: str, promoter_id: str | None = None
 ) -> dict[str, Any]:
-    """SPEC §8.3 without its digest, from every posting up to ``book``'s position in log order.
+    """SPEC §8.3 without its digest, from every posting up to ``book``'s position (each
+    promoter's in log order; promoters may come in any order).
 
     ``promoter_id`` keeps that promoter only (in ``promoters`` and in ``totals``)."""
     check_month(period)
-    accounts: dict[str, _Account] = {}
+    tallies: dict[str, tuple[Tally, Tally]] = {}  # promoter -> (booked before the month, booked in it)
     for posting in postings:
         if posting.book > period or (promoter_id is not None and posting.promoter_id != promoter_id):
             continue
-        account = accounts.get(posting.promoter_id)
-        if account is None:
-            account = accounts[posting.promoter_id] = _Account()
-        apply_posting(account.closing, posting)
-        if posting.book < period:
-            apply_posting(account.opening, posting)
-        else:
-            account.posted = True
-            key = _MOVEMENT_KEY.get((posting.kind, posting.level if posting.kind in ("earn", "clawback") else None))
-            if key is not None:
-                account.movements[key] += posting.amount_fen
-    listed = {pid: account for pid, account in sorted(accounts.items()) if account.posted or account.opening.any()}
+        pair = tallies.get(posting.promoter_id)
+        if pair is None:
+            pair = tallies[posting.promoter_id] = (Tally(), Tally())
+        pair[posting.book == period].add(posting)
+    accounts = {pid: _Account.of(pid, before, during) for pid, (before, during) in sorted(tallies.items())}
+    listed = {pid: account for pid, account in accounts.items() if account.posted or account.opening.any()}
     totals = _Account()
     for account in listed.values():
         for name in Balances.__slots__:

@@ -43,6 +43,7 @@ __all__ = [
     "check_identity",
     "check_nonnegative",
     "sum_postings",
+    "Tally",
     "posting_dict",
     "POSTING_KEYS",
     "next_month",
@@ -218,11 +219,44 @@ def check_nonnegative(target: Any, promoter_id: str) -> None:
         raise InvariantViolation(f"promoter {promoter_id!r}: a balance that cannot be negative is negative")
 
 
+class Tally:
+    """Postings added up per effect — ``(kind, level, from)`` — and applied once per effect.
+
+    Every effect (:data:`EFFECTS`) moves its amount between fixed balances, so
+    applying a tally gives exactly the balances that applying each posting in
+    turn gives, with one :func:`post` (and its checks) per effect instead of
+    per posting. Each posting's amount is still checked to be positive as it
+    is added. Effects apply in the order first seen (deterministic)."""
+
+    __slots__ = ("sums",)
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple[str, int | None, str | None], int] = {}
+
+    def add(self, posting: Posting) -> None:
+        amount = posting.amount_fen
+        if amount <= 0:
+            raise InvariantViolation(f"a {posting.kind} posting of {amount} fen: amount_fen is not positive")
+        key = (posting.kind, posting.level, posting.from_)
+        sums = self.sums
+        sums[key] = sums.get(key, 0) + amount
+
+    def apply_to(self, target: Any, promoter_id: str = "?") -> None:
+        """Apply the tally to an object with the six ``*_fen`` balance attributes
+        (``promoter_id``: whose, for the message should a check fail)."""
+        for (kind, level, source), amount in self.sums.items():
+            post(target, kind, amount, level, source, promoter_id)
+
+
 def sum_postings(postings: Iterable[Posting]) -> Balances:
     """The six balances that ``postings`` of one promoter add up to."""
-    balances = Balances()
+    tally = Tally()
+    promoter_id = "?"
     for posting in postings:
-        apply_posting(balances, posting)
+        tally.add(posting)
+        promoter_id = posting.promoter_id
+    balances = Balances()
+    tally.apply_to(balances, promoter_id)
     return balances
 
 
