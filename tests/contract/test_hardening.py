@@ -34,6 +34,7 @@ from supernova_ledger.store import open_store
 from supernova_ledger.store.postgres import parse_postgres_url
 
 from contract_helpers import cli_command, joined, programme, run_cli, write_jsonl
+from signals import interruptible
 
 EXAMPLE = Path(__file__).parents[1] / "golden" / "spec_example.jsonl"
 HEAD_12 = "533004cce5c2746a24ca195f00b10f94b1ea568fc7699cd51ebeaadc2394c948"
@@ -437,7 +438,7 @@ def test_ctrl_c_during_ingest_is_exit_130_and_says_what_was_stored(tmp_path: Pat
     lines = [json.dumps(joined(f"e{i}", f"P{i}"), separators=(",", ":")).encode() for i in range(cli.INGEST_BATCH + 1)]
     env = {**os.environ, "PYTHONUTF8": "1"}
     proc = subprocess.Popen(cli_command("ingest", "-", store=url), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+                            stderr=subprocess.PIPE, env=env, preexec_fn=interruptible)
     assert proc.stdin is not None
     proc.stdin.write(b"\n".join(lines) + b"\n")  # one whole batch, then the stream stays open
     proc.stdin.flush()

@@ -27,6 +27,7 @@ from supernova_ledger.csvout import REPORT_TABLES
 from supernova_ledger.events import canonical_json
 from supernova_ledger.results import Balances, Explanation, Report, Statement
 from supernova_ledger.tables import render_table
+from signals import interruptible
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "tests" / "golden" / "spec_example_v2.jsonl"
@@ -305,7 +306,8 @@ def test_ctrl_c_on_a_terminal_ends_the_bar_then_one_line() -> None:
     """Ctrl-C while a bar is drawn: the bar's line is ended, then one line says so; exit 130."""
     controller, terminal = pty.openpty()
     args = [*CLI, "simulate", "--promoters", "300", "--days", "30"]
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=terminal, env={**os.environ, "TERM": "xterm"}) as proc:
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=terminal, env={**os.environ, "TERM": "xterm"},
+                          preexec_fn=interruptible) as proc:
         os.close(terminal)
         sink = threading.Thread(target=lambda: proc.stdout.read() if proc.stdout else b"")
         sink.start()
