@@ -92,6 +92,16 @@ def test_reads_beyond_one_page_stay_in_order(store: LogStore) -> None:
     assert list(store.read(1_999, 2_002)) == records[1_998:2_002]
 
 
+def test_balance_items_lists_every_row_once_in_key_order_across_pages(store: LogStore) -> None:
+    """More rows than one page (1,000): each once, in the store's key order, the latest value."""
+    ids = [f"P{n:05d}" for n in range(2_345)]
+    store.append(chain(1), balances={pid: pid.encode() for pid in ids})
+    store.append(chain(2)[1:], balances={"P00007": b"again", "P99999": b"new"})
+    listed = list(store.balance_items())
+    assert [pid for pid, _ in listed] == sorted([*ids, "P99999"])  # ASCII ids: every collation agrees
+    assert dict(listed)["P00007"] == b"again" and dict(listed)["P00008"] == b"P00008"
+
+
 # -- limits and caller mistakes ---------------------------------------------------------
 
 
