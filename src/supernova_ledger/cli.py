@@ -30,7 +30,7 @@ from .errors import CorruptLog, SupernovaError
 from .events import MAX_LINE_BYTES, canonical_json
 from .ledger import Ledger, checkpoint_key_from_env, resolve_store_url
 from .progress import Progress, is_terminal
-from .store import LogRecord, LogStore, open_store
+from .store import LogStore, open_store
 from .tables import printable
 
 __all__ = ["main", "statement_csv_rows"]
@@ -555,24 +555,27 @@ def _bar(
     return bar
 
 
-def _counting_reads(store: LogStore, bar: Progress | None) -> LogStore:
-    """``store``, its ``read`` counting the records it yields on ``bar`` (``None``: unchanged)."""
+def _counting_reads(store: LogStore, bar: Progress | None, method: str = "read") -> LogStore:
+    """``store``, its ``method`` (``read``: records; ``balance_items``: promoters' rows)
+    counting what it yields on ``bar`` (``None``: unchanged)."""
     if bar is None:
         return store
-    original = store.read
+    original = getattr(store, method)
 
-    def read(start: int = 1, stop: int | None = None) -> Iterator[LogRecord]:
-        return _counted(original(start, stop), bar)
+    def counting(*args: Any) -> Iterator[Any]:
+        return _counted(original(*args), bar)
 
-    setattr(store, "read", read)  # noqa: B010 - an instance attribute over the method
+    setattr(store, method, counting)  # an instance attribute over the method
     return store
 
 
-def _open_reading(args: argparse.Namespace, stack: ExitStack, label: str) -> Ledger:
-    """The ledger at ``--store`` for a command that reads: a bar counts the events folded
-    (opening, ``--until``, explain and statement replays) on a terminal."""
-    bar = _bar(args, stack, label)
-    store = _counting_reads(open_store(resolve_store_url(args.store), create=False), bar)
+def _open_reading(args: argparse.Namespace, stack: ExitStack, label: str, *, by_promoter: bool = False) -> Ledger:
+    """The ledger at ``--store`` for a command that reads: a bar counts, on a terminal, the
+    events folded (opening, ``--until``, explain and statement replays) or, ``by_promoter``,
+    the promoters read from the per-promoter tables (a full statement)."""
+    bar = _bar(args, stack, label, unit="promoters" if by_promoter else "events")
+    method = "balance_items" if by_promoter else "read"
+    store = _counting_reads(open_store(resolve_store_url(args.store), create=False), bar, method)
     try:
         ledger = Ledger(store)
     except BaseException:
@@ -735,7 +738,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _statement(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
-        ledger = _open_reading(args, stack, "statement")
+        every = args.until is None and args.promoter is None  # read from the tables, promoter by promoter
+        ledger = _open_reading(args, stack, "statement", by_promoter=every)
         statement = ledger.statement(args.period, until=args.until, promoter=args.promoter)
     return _print_result(statement, args.format, "render_statement", statement_csv_rows)
 

@@ -276,11 +276,15 @@ def run_on_terminal(args: list[str]) -> tuple[int, bytes, bytes]:
     return code, stdout[0], drawn
 
 
-@pytest.mark.parametrize("command", [["verify"], ["export"], ["report"], ["statement", "--period", "2026-11"]])
-def test_progress_on_a_terminal_only(store: str, command: list[str]) -> None:
+@pytest.mark.parametrize(("command", "unit"), [
+    (["verify"], b"events"), (["export"], b"events"), (["report"], b"events"),
+    (["statement", "--period", "2026-11", "--until", "100000"], b"events"),  # a replay
+    (["statement", "--period", "2026-11"], b"promoters"),  # read from the tables, promoter by promoter
+])
+def test_progress_on_a_terminal_only(store: str, command: list[str], unit: bytes) -> None:
     code, stdout, drawn = run_on_terminal([*command, "--store", store])
     assert code == 0
-    assert command[0].encode() in drawn and b"events" in drawn  # the bar was drawn on the terminal
+    assert command[0].encode() in drawn and unit in drawn  # the bar was drawn on the terminal
     assert b"\x1b" not in stdout  # standard output stays clean
     piped = subprocess.run([*CLI, *command, "--store", store], capture_output=True, check=True)
     assert piped.stderr == b"" and piped.stdout == stdout
