@@ -478,8 +478,11 @@ class Ledger:
         that ``keep`` selects, in log order: a replay from position 1 (the ledger's own
         state is not restored for it)."""
         self._ensure_open()
-        if self._loaded is not None:
+        if self._loaded is not None:  # the log's end: the ledger's own position, caught up
             self._catch_up()
+            end = self._loaded.position
+        else:  # or the store's head, without restoring the state
+            end = self._store.head()[0]
         if until is not None and until < 0:
             raise UsageError(f"until: {until} must be at least 0")
         kept: list[Posting] = []
@@ -488,8 +491,6 @@ class Ledger:
             kept.extend(postings if keep is None else [p for p in postings if keep(p)])
 
         book = Book()
-        # The log's end: the ledger's own position, or the store's head without restoring the state.
-        end = self._book.position if self._loaded is not None else self._store.head()[0]
         stop = end if until is None else min(until, end)
         _fold(book, self._store.read(1, stop), sink)
         return book, kept
