@@ -190,14 +190,18 @@ class RecordingProxy:
     def __init__(self) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
+        self.server.settimeout(0.1)  # accept() wakes up to see close(): a closed socket does not wake it
         self.requests: list[str] = []
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             with conn:
@@ -214,8 +218,9 @@ class RecordingProxy:
         return [line for line in self.requests if host(line) not in BROWSER_OWN_HOSTS]
 
     def close(self) -> None:
-        self.server.close()
+        self.stopping.set()
         self.thread.join(timeout=5)
+        self.server.close()
 
 
 @pytest.fixture
