@@ -12,7 +12,7 @@ import pytest
 
 from supernova_ledger import Ledger
 from supernova_ledger.store import LogRecord, open_store
-from supernova_ledger.store.recorded import BATCH_TOPIC, decode_row, encode_batch
+from supernova_ledger.store.recorded import HEADED_BATCH_TOPIC, batch_topic, decode_row, encode_batch
 
 from contract_helpers import programme, run_cli, sql_on_store, write_jsonl
 
@@ -74,9 +74,10 @@ def _rewrite_row(url: str, position: int, change: Callable[[list[LogRecord]], li
     ((version, topic, state),) = sql_on_store(
         url, "SELECT originator_version, topic, state FROM {t} WHERE originator_version <= %s"
         " ORDER BY originator_version DESC LIMIT 1", (position,))
-    assert topic == BATCH_TOPIC
+    assert str(topic).startswith(HEADED_BATCH_TOPIC)
     records = change(decode_row(int(version), str(topic), bytes(state)))  # type: ignore[call-overload]
-    sql_on_store(url, "UPDATE {t} SET state = %s WHERE originator_version = %s", (encode_batch(records), version))
+    sql_on_store(url, "UPDATE {t} SET topic = %s, state = %s WHERE originator_version = %s",
+                 (batch_topic(records), encode_batch(records), version))
 
 
 def _replaced(records: list[LogRecord], position: int, event: bytes | None = None, head: str | None = None) -> list[LogRecord]:

@@ -1,8 +1,9 @@
-"""Stores written by 0.1.0 (one row per event) still open, and ``migrate`` converts them.
+"""Stores written by 0.1.0 (one row per event) still open, and ``migrate`` converts them;
+stores of the first batch layout (``log-batch@1``: the header only in ``state``) open and grow.
 
 The old rows are written here directly, in the 0.1.0 format (topic
-``supernova_ledger/log-record@1``, state = 64 hex of the head + the event),
-as a 0.1.0 writer left them."""
+``supernova_ledger/log-record@1``, state = 64 hex of the head + the event)
+or the first batch layout (topic ``supernova_ledger/log-batch@1``), as those writers left them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,16 @@ import pytest
 
 from supernova_ledger import Ledger
 from supernova_ledger.store import LogRecord, open_store
-from supernova_ledger.store.recorded import BATCH_TOPIC, LOG_ORIGINATOR_ID, RECORD_TOPIC, legacy_row_state
+from supernova_ledger.errors import CorruptLog
+from supernova_ledger.store.recorded import (
+    BATCH_TOPIC,
+    HEADED_BATCH_TOPIC,
+    LOG_ORIGINATOR_ID,
+    RECORD_TOPIC,
+    batch_topic,
+    encode_batch,
+    legacy_row_state,
+)
 
 from contract_helpers import programme, run_cli, sql_on_store
 
@@ -75,7 +85,8 @@ def test_appending_to_a_0_1_0_store_adds_batch_rows_and_the_log_reads_as_one(leg
         fresh.append_batch(extra)
         assert fresh.report() == mixed
     rows = _rows(legacy_url)
-    assert [topic for _, topic, _ in rows] == [RECORD_TOPIC] * len(records) + [BATCH_TOPIC]
+    assert [topic for _, topic, _ in rows[:-1]] == [RECORD_TOPIC] * len(records)
+    assert rows[-1][1] == HEADED_BATCH_TOPIC + mixed["log_head"] + "00000003"  # type: ignore[operator]
     assert rows[-1][0] == len(records) + 1
     assert run_cli("verify", store=legacy_url).returncode == 0
 
@@ -102,7 +113,7 @@ def test_migrate_converts_a_0_1_0_store_and_leaves_it_untouched(legacy_url: str,
     assert f"ok: {len(records)} events, log_head {records[-1].head}" in result.stdout
     assert _rows(legacy_url) == before  # the source is only read
     migrated = _rows(target)
-    assert {topic for _, topic, _ in migrated} == {BATCH_TOPIC} and len(migrated) == 1
+    assert [topic for _, topic, _ in migrated] == [batch_topic(records)]
     with Ledger.open(target) as ledger:
         assert ledger.report() == report
         assert list(ledger.store.read()) == records
@@ -175,3 +186,74 @@ def test_migrate_batch_sets_the_records_per_row(legacy_url: str, tmp_path: Path)
     with Ledger.open(target) as ledger:
         assert ledger.report() == report
     assert run_cli("migrate", "--to", f"sqlite:///{tmp_path / 'x.db'}", "--batch", "0", store=legacy_url).returncode == 2
+
+
+# -- log-batch@1 rows: the header only in state --------------------------------------------------
+
+
+def _write_first_batch_layout(url: str, records: list[LogRecord], size: int) -> None:
+    """A store of the first batch layout: batch rows of ``size`` records, topic ``log-batch@1``."""
+    open_store(url).close()
+    originator: object = LOG_ORIGINATOR_ID.hex if url.startswith("sqlite") else LOG_ORIGINATOR_ID
+    for start in range(0, len(records), size):
+        batch = records[start : start + size]
+        sql_on_store(url, "INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)",
+                     (originator, batch[0].position, BATCH_TOPIC, encode_batch(batch)))
+
+
+def test_a_store_of_log_batch_1_rows_opens_finds_its_ends_and_grows(durable_url: str) -> None:
+    records, report = _reference()
+    _write_first_batch_layout(durable_url, records, 40)
+    with open_store(durable_url) as store:
+        assert store.head() == (len(records), records[-1].head)  # read from the last row's state
+        assert store.head_at(40) == records[39].head and store.head_at(41) == records[40].head
+        assert list(store.read()) == records
+    extra = {"type": "PromoterJoined", "id": "late-0", "at": "2026-12-20T10:00:00+08:00",
+             "promoter_id": "late-0", "program": "fenxiang", "city": "临沂", "city_tier": 2}
+    with Ledger.open(durable_url) as ledger:
+        assert ledger.report() == report
+        assert ledger.append(extra).status == "accepted"
+        head = ledger.log_head
+    rows = _rows(durable_url)
+    assert {topic for _, topic, _ in rows[:-1]} == {BATCH_TOPIC}
+    assert rows[-1][1] == HEADED_BATCH_TOPIC + head + "00000001"
+    with open_store(durable_url) as store:
+        assert store.head() == (len(records) + 1, head)  # now from the new row's topic
+        assert store.head_at(len(records)) == records[-1].head
+    verified = run_cli("verify", store=durable_url)
+    assert verified.returncode == 0, verified.stderr
+
+
+def test_a_topic_whose_header_differs_from_the_state_is_refused_by_position(durable_url: str) -> None:
+    records, _ = _reference()
+    with Ledger.open(durable_url) as ledger:
+        ledger.append_batch(EVENTS[:60])
+        ledger.append_batch(EVENTS[60:])
+    version = int(_rows(durable_url)[-1][0])  # type: ignore[call-overload]
+    forged = HEADED_BATCH_TOPIC + "0" * 64 + "%08x" % (len(records) - version + 1)
+    sql_on_store(durable_url, "UPDATE {t} SET topic = %s WHERE originator_version = %s", (forged, version))
+    with open_store(durable_url) as store:
+        assert store.head() == (len(records), "0" * 64)  # the end is read from the topic alone...
+        with pytest.raises(CorruptLog, match=f"position {version}: stored batch header differs"):
+            list(store.read())  # ...and reading the row checks it against the state
+    result = run_cli("verify", store=durable_url)
+    assert result.returncode == 1 and f"position {version}" in result.stderr
+
+
+def test_rows_of_another_originator_after_the_log_leave_its_end_where_it_is(durable_url: str) -> None:
+    """The store finds the log's end as the table's last row; a row someone else wrote after it
+    (another originator id, sorting last) sends it to the keyed query, with the same answer."""
+    records, report = _reference()
+    with Ledger.open(durable_url) as ledger:
+        ledger.append_batch(EVENTS)
+    foreign: object = "f" * 32 if durable_url.startswith("sqlite") else "ffffffff-ffff-ffff-ffff-ffffffffffff"
+    sql_on_store(durable_url, "INSERT INTO {t} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)",
+                 (foreign, 10_000, "someone/else@1", b"not ours"))
+    with open_store(durable_url) as store:
+        assert store.head() == (len(records), records[-1].head)
+    with Ledger.open(durable_url) as ledger:
+        assert ledger.report() == report
+        assert ledger.append({"type": "PromoterJoined", "id": "late-1", "at": "2026-12-20T10:00:00+08:00",
+                              "promoter_id": "late-1", "program": "fenxiang", "city": "临沂", "city_tier": 2}).status == "accepted"
+    with open_store(durable_url) as store:
+        assert store.head()[0] == len(records) + 1

@@ -7,12 +7,20 @@ creates. Since 0.2.0 every ``append`` is **one row** (a *batch row*):
 =====================  ==================================================
 ``originator_id``      :data:`LOG_ORIGINATOR_ID`, the same for every row
 ``originator_version`` the position of the batch's **first** record
-``topic``              :data:`BATCH_TOPIC`
-``state``              a 72-byte header — the log head after the batch's
+``topic``              :data:`HEADED_BATCH_TOPIC` followed by the batch's
+                       72-character header (below)
+``state``              the 72-byte header — the log head after the batch's
                        last record (64 ASCII hex) and the number of records
                        (8 ASCII hex) — then the records as msgpack: an array
                        of ``[position, canonical event bytes, head]``
 =====================  ==================================================
+
+The header is written twice: in ``topic`` so that the log's end (``head``,
+``head_at``) is read without loading the row's ``state`` (up to a few MB; a
+``substr`` of it loads it whole on SQLite, and PostgreSQL detoasts it whole),
+and in ``state``, where :func:`decode_row` requires the two to agree. Rows
+of the first batch layout (topic ``log-batch@1``) carry :data:`BATCH_TOPIC` and only the header in
+``state``; both forms are read.
 
 Stores written by 0.1.0 hold one row per record (:data:`RECORD_TOPIC`,
 ``state`` = 64 hex of the head, then the event): every row is read by its own
@@ -66,6 +74,7 @@ __all__ = [
     "LOG_ORIGINATOR_ID",
     "RECORD_TOPIC",
     "BATCH_TOPIC",
+    "HEADED_BATCH_TOPIC",
     "CHECKPOINT_TOPIC",
     "JOURNAL_TABLE",
     "STATE_TABLE",
@@ -75,6 +84,7 @@ __all__ = [
     "SideTables",
     "READ_WINDOW_POSITIONS",
     "encode_batch",
+    "batch_topic",
     "decode_row",
     "legacy_row_state",
 ]
@@ -83,8 +93,10 @@ __all__ = [
 LOG_ORIGINATOR_ID: Final = uuid.uuid5(uuid.NAMESPACE_URL, "supernova-ledger:log")
 #: ``topic`` of a 0.1.0 row: one record per row (read, never written since 0.2.0).
 RECORD_TOPIC: Final = "supernova_ledger/log-record@1"
-#: ``topic`` of a batch row: the records of one ``append``.
+#: ``topic`` of a batch row of the first batch layout: the header only in ``state``.
 BATCH_TOPIC: Final = "supernova_ledger/log-batch@1"
+#: ``topic`` of a batch row: this, then the 72-character header.
+HEADED_BATCH_TOPIC: Final = "supernova_ledger/log-batch@2:"
 #: ``topic`` of a stored checkpoint (in the ``checkpoints`` table, same layout).
 CHECKPOINT_TOPIC: Final = "supernova_ledger/checkpoint@1"
 #: A read query fetches the rows whose first position falls in a window of this
@@ -168,10 +180,18 @@ _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder(list[LogRecord])
 
 
+def _header(records: Sequence[LogRecord]) -> bytes:
+    return records[-1].head.encode("ascii") + b"%08x" % len(records)
+
+
 def encode_batch(records: Sequence[LogRecord]) -> bytes:
     """The ``state`` of the batch row holding ``records`` (consecutive, checked)."""
-    header = records[-1].head.encode("ascii") + b"%08x" % len(records)
-    return header + _encoder.encode(records)
+    return _header(records) + _encoder.encode(records)
+
+
+def batch_topic(records: Sequence[LogRecord]) -> str:
+    """The ``topic`` of the batch row holding ``records``: the format and the header."""
+    return HEADED_BATCH_TOPIC + _header(records).decode("ascii")
 
 
 def legacy_row_state(record: LogRecord) -> bytes:
@@ -180,6 +200,8 @@ def legacy_row_state(record: LogRecord) -> bytes:
 
 
 def _row_bytes(version: int, state: object) -> bytes:
+    if state is None:
+        raise CorruptLog(f"position {version}: stored row holds no bytes (NULL, or a value of another type)")
     if not isinstance(state, (bytes, bytearray, memoryview)):
         raise CorruptLog(f"position {version}: stored row is {type(state).__name__}, not bytes")
     return bytes(state)
@@ -192,7 +214,10 @@ def decode_row(version: int, topic: str, state: object) -> list[LogRecord]:
     Damage *inside* an event or a head still decodes (to something that cannot
     match the chain): ``verify``, not the store, names where the log was altered."""
     state = _row_bytes(version, state)
-    if topic == BATCH_TOPIC:
+    headed = topic.startswith(HEADED_BATCH_TOPIC)
+    if headed or topic == BATCH_TOPIC:
+        if headed and topic[len(HEADED_BATCH_TOPIC) :].encode("ascii", errors="replace") != state[:HEADER_BYTES]:
+            raise CorruptLog(f"position {version}: stored batch header differs from the one its row's topic names")
         try:
             records = _decoder.decode(memoryview(state)[HEADER_BYTES:])
             count = int(state[HEAD_HEX_CHARS:HEADER_BYTES], 16)
@@ -209,9 +234,19 @@ def decode_row(version: int, topic: str, state: object) -> list[LogRecord]:
     raise CorruptLog(f"position {version}: unknown record format {topic!r}")
 
 
+def topic_end(version: int, topic: str) -> tuple[int, str] | None:
+    """``(last position, head)`` of a row from its ``topic`` alone, or ``None`` when
+    the topic does not hold the header (a ``log-batch@1`` row)."""
+    if not topic.startswith(HEADED_BATCH_TOPIC):
+        return None
+    return row_end(version, BATCH_TOPIC, topic[len(HEADED_BATCH_TOPIC) :].encode("ascii", errors="replace"))
+
+
 def row_end(version: int, topic: str, header: object) -> tuple[int, str]:
     """``(last position, head)`` of a row from its first :data:`HEADER_BYTES` bytes."""
     header = _row_bytes(version, header)
+    if len(header) != HEADER_BYTES and topic == BATCH_TOPIC:
+        raise CorruptLog(f"position {version}: stored batch header is unreadable")
     head = header[:HEAD_HEX_CHARS].decode("ascii", errors="replace")
     if topic == BATCH_TOPIC:
         try:
@@ -245,6 +280,9 @@ class RecordedStore(LogStore):
     _events_table: str
     _checkpoints_table: str
     _originator: object  #: how the driver binds LOG_ORIGINATOR_ID
+    #: How a row's ``state`` is selected (SQLite's subclass turns a value of another
+    #: type than its column's into ``NULL``, which :func:`decode_row` refuses by position).
+    _state_column: str = "state"
 
     def __init__(
         self,
@@ -263,12 +301,19 @@ class RecordedStore(LogStore):
         self._recorder = recorder
         self._closed = False
         t = self._events_table
-        self._sql_head = self._statement(
-            f"SELECT originator_version, topic, substr(state, 1, {HEADER_BYTES}) FROM {t}"
-            " WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1"
+        # The table's last row, reached without comparing keys: on SQLite the table is WITHOUT
+        # ROWID, and a keyed seek loads every big batch row it compares with (a few MB). Its
+        # rows are this log's only, unless someone else wrote there; then the keyed query.
+        self._sql_last_row = self._statement(
+            f"SELECT originator_id, originator_version, topic FROM {t}"
+            " ORDER BY originator_id DESC, originator_version DESC LIMIT 1"
         )
+        self._sql_head = self._statement(
+            f"SELECT originator_version, topic FROM {t} WHERE originator_id = %s ORDER BY originator_version DESC LIMIT 1"
+        )
+        state = self._state_column
         self._sql_row_at = self._statement(
-            f"SELECT originator_version, topic, state FROM {t}"
+            f"SELECT originator_version, topic, {state} FROM {t}"
             " WHERE originator_id = %s AND originator_version <= %s ORDER BY originator_version DESC LIMIT 1"
         )
         c = self._checkpoints_table
@@ -287,12 +332,15 @@ class RecordedStore(LogStore):
             f"SELECT originator_version, topic, state FROM {c} WHERE originator_id = %s"
             " ORDER BY originator_version DESC LIMIT 1"
         )
-        self._sql_header_at = self._statement(
-            f"SELECT originator_version, topic, substr(state, 1, {HEADER_BYTES}) FROM {t}"
+        self._sql_topic_at = self._statement(
+            f"SELECT originator_version, topic FROM {t}"
             " WHERE originator_id = %s AND originator_version <= %s ORDER BY originator_version DESC LIMIT 1"
         )
+        self._sql_state_header = self._statement(
+            f"SELECT substr(state, 1, {HEADER_BYTES}) FROM {t} WHERE originator_id = %s AND originator_version = %s"
+        )
         self._sql_range = self._statement(
-            f"SELECT originator_version, topic, state FROM {t}"
+            f"SELECT originator_version, topic, {state} FROM {t}"
             " WHERE originator_id = %s AND originator_version >= %s AND originator_version <= %s"
             " ORDER BY originator_version"
         )
@@ -322,7 +370,7 @@ class RecordedStore(LogStore):
             return
         if records:
             check_batch(records)
-            row = encode_batch(records)
+            row, topic = encode_batch(records), batch_topic(records)
         side = self._side
         with self._writing("append") as cursor:
             if records:
@@ -334,7 +382,7 @@ class RecordedStore(LogStore):
                     )
                 if stored_position < first - 1:
                     raise UsageError(f"records: position {first} leaves a gap; the log is at {stored_position}")
-                self._insert_row(cursor, first, row, f"positions {first}..{last}")
+                self._insert_row(cursor, first, topic, row, f"positions {first}..{last}")
             if journal:
                 cursor.executemany(
                     side.insert_journal(),
@@ -485,11 +533,11 @@ class RecordedStore(LogStore):
         if position < 1:
             return None
         with self._reading("read") as cursor:
-            cursor.execute(self._sql_header_at, (self._originator, position))
+            cursor.execute(self._sql_topic_at, (self._originator, position))
             row = cursor.fetchone()
-        if row is None:
-            return None
-        end, head = row_end(row[0], row[1], row[2])
+            if row is None:
+                return None
+            end, head = self._row_end(cursor, row[0], row[1])
         if end == position:
             return head  # the batch's header: no need to decode the batch
         return super().head_at(position)
@@ -538,16 +586,33 @@ class RecordedStore(LogStore):
     # -- shared steps -------------------------------------------------------
 
     def _head(self, cursor: Cursor) -> tuple[int, str]:
-        cursor.execute(self._sql_head, (self._originator,))
-        row = cursor.fetchone()
-        if row is None:
-            return 0, GENESIS_HEAD
-        return row_end(row[0], row[1], row[2])
+        cursor.execute(self._sql_last_row)
+        last = cursor.fetchone()
+        if last is not None and last[0] == self._originator:
+            return self._row_end(cursor, last[1], last[2])
+        if last is not None:  # the table's last row is another originator's: find the log's own
+            cursor.execute(self._sql_head, (self._originator,))
+            row = cursor.fetchone()
+            if row is not None:
+                return self._row_end(cursor, row[0], row[1])
+        return 0, GENESIS_HEAD
 
-    def _insert_row(self, cursor: Cursor, version: int, state: bytes, what: str) -> None:
+    def _row_end(self, cursor: Cursor, version: int, topic: str) -> tuple[int, str]:
+        """``(last position, head)`` of the row at ``version``: from its topic, or
+        (a ``log-batch@1`` row) from the header at the start of its state."""
+        end = topic_end(version, topic)
+        if end is not None:
+            return end
+        cursor.execute(self._sql_state_header, (self._originator, version))
+        found = cursor.fetchone()
+        if found is None:  # the row went away between the two reads: only a rewrite of the log does that
+            raise CorruptLog(f"position {version}: stored row vanished while it was read")
+        return row_end(version, topic, found[0])
+
+    def _insert_row(self, cursor: Cursor, version: int, topic: str, state: bytes, what: str) -> None:
         """Insert one batch row; a clash on the primary key is a :class:`ConcurrencyConflict`."""
         try:
-            cursor.execute(self._sql_insert, (self._originator, version, BATCH_TOPIC, state))
+            cursor.execute(self._sql_insert, (self._originator, version, topic, state))
         except Exception as error:
             if self._is_key_clash(error):
                 raise ConcurrencyConflict(f"{what}: another writer stored them first") from error

@@ -116,6 +116,9 @@ class SQLiteStore(RecordedStore):
     _events_table = EVENTS_TABLE
     _checkpoints_table = CHECKPOINTS_TABLE
     _originator = LOG_ORIGINATOR_ID.hex  # eventsourcing's SQLite layout: the hex, no dashes
+    # a column holds any type in SQLite: a TEXT state would fail the whole page's read (it is
+    # decoded as UTF-8), so anything but a BLOB reads as NULL and is refused by its position
+    _state_column = "CASE WHEN typeof(state) = 'blob' THEN state END"
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         path = sqlite_path(url)
