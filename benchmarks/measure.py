@@ -1,7 +1,7 @@
 """One measurement, in its own process: ``python benchmarks/measure.py PHASE --json ARGS``.
 
 :mod:`run` starts one process per phase so that each peak RSS
-(``ru_maxrss``) belongs to that phase alone and every replay is cold (a
+(``VmHWM``) belongs to that phase alone and every replay is cold (a
 fresh interpreter, a fresh ledger; the operating system's page cache is
 warm for all of them alike). The result is one JSON object on the last line
 of stdout.
@@ -56,8 +56,19 @@ PROBE_AT: Final = "2026-12-01T10:00:00+08:00"
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far (Linux: ru_maxrss is in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """Peak resident set size of this process so far: ``VmHWM`` of /proc/self/status.
+
+    Not ``ru_maxrss``: Linux carries it across fork and exec, so a phase started by a
+    parent that once held more (run.py generating a workload in-process) reported the
+    parent's peak as its own. ``VmHWM`` belongs to this process's memory since its exec."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # elsewhere: KiB on Linux
 
 
 def current_rss_bytes() -> int:

@@ -323,6 +323,20 @@ def test_a_stored_row_of_the_wrong_type_is_a_one_line_error(
         ledger.report()  # the state is restored lazily: its first use refuses
 
 
+@pytest.mark.parametrize("damage", ["NULL", "'nonsense'", "topic || '0'", "replace(topic, 'log-batch@2', 'log-batch@1')"])
+def test_a_damaged_row_topic_is_a_one_line_error(durable_url: str, damage: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The topic names the row's format and (log-batch@2) its end: damage there is refused by
+    position, whether the log's end is read from it or the row is decoded."""
+    ingest_example(durable_url)
+    version, _ = row_holding(durable_url, b'"id":"e2"')
+    sql_on_store(durable_url, f"UPDATE {{t}} SET topic = {damage} WHERE originator_version = %s", (version,))
+    for command in (["verify"], ["report"], ["export"]):
+        code, _, err = run([*command, "--store", durable_url], capsys)
+        assert code == 1 and f"position {version}" in one_line(err), (command, err)
+    with Ledger.open(durable_url) as ledger, pytest.raises(CorruptLog, match=f"position {version}"):
+        ledger.report()
+
+
 def test_a_lone_surrogate_id_with_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "in.jsonl"
     source.write_bytes(LINES[1] + b"\n" + LINES[2].replace(b'"id":"e2"', b'"id":"\\ud800"') + b"\n" + LINES[3] + b"\n")

@@ -207,16 +207,16 @@ def _row_bytes(version: int, state: object) -> bytes:
     return bytes(state)
 
 
-def decode_row(version: int, topic: str, state: object) -> list[LogRecord]:
+def decode_row(version: int, topic: object, state: object) -> list[LogRecord]:
     """The records one stored row holds, in order; :class:`CorruptLog` naming the
     row's first position when it cannot be read as a whole.
 
     Damage *inside* an event or a head still decodes (to something that cannot
     match the chain): ``verify``, not the store, names where the log was altered."""
     state = _row_bytes(version, state)
-    headed = topic.startswith(HEADED_BATCH_TOPIC)
+    headed = isinstance(topic, str) and topic.startswith(HEADED_BATCH_TOPIC)
     if headed or topic == BATCH_TOPIC:
-        if headed and topic[len(HEADED_BATCH_TOPIC) :].encode("ascii", errors="replace") != state[:HEADER_BYTES]:
+        if headed and str(topic)[len(HEADED_BATCH_TOPIC) :].encode("ascii", errors="replace") != state[:HEADER_BYTES]:
             raise CorruptLog(f"position {version}: stored batch header differs from the one its row's topic names")
         try:
             records = _decoder.decode(memoryview(state)[HEADER_BYTES:])
@@ -234,15 +234,15 @@ def decode_row(version: int, topic: str, state: object) -> list[LogRecord]:
     raise CorruptLog(f"position {version}: unknown record format {topic!r}")
 
 
-def topic_end(version: int, topic: str) -> tuple[int, str] | None:
+def topic_end(version: int, topic: object) -> tuple[int, str] | None:
     """``(last position, head)`` of a row from its ``topic`` alone, or ``None`` when
-    the topic does not hold the header (a ``log-batch@1`` row)."""
-    if not topic.startswith(HEADED_BATCH_TOPIC):
+    the topic does not hold the header (a ``log-batch@1`` row, or a damaged topic)."""
+    if not isinstance(topic, str) or not topic.startswith(HEADED_BATCH_TOPIC):
         return None
     return row_end(version, BATCH_TOPIC, topic[len(HEADED_BATCH_TOPIC) :].encode("ascii", errors="replace"))
 
 
-def row_end(version: int, topic: str, header: object) -> tuple[int, str]:
+def row_end(version: int, topic: object, header: object) -> tuple[int, str]:
     """``(last position, head)`` of a row from its first :data:`HEADER_BYTES` bytes."""
     header = _row_bytes(version, header)
     if len(header) != HEADER_BYTES and topic == BATCH_TOPIC:
@@ -597,7 +597,7 @@ class RecordedStore(LogStore):
                 return self._row_end(cursor, row[0], row[1])
         return 0, GENESIS_HEAD
 
-    def _row_end(self, cursor: Cursor, version: int, topic: str) -> tuple[int, str]:
+    def _row_end(self, cursor: Cursor, version: int, topic: object) -> tuple[int, str]:
         """``(last position, head)`` of the row at ``version``: from its topic, or
         (a ``log-batch@1`` row) from the header at the start of its state."""
         end = topic_end(version, topic)
