@@ -194,8 +194,9 @@ def post(
 def apply_posting(target: Any, posting: Posting) -> None:
     """Apply one posting (:func:`post` of its kind, amount, level and ``from``).
 
-    The fold applies postings to its promoters so, statements to their
-    opening and closing balances. The fold also checks that no balance but
+    The fold applies postings to its promoters so; statements and the
+    tables' checks add them up first (:class:`Tally`) and apply each effect
+    once, with the same result. The fold also checks that no balance but
     ``available`` went negative (:func:`check_nonnegative`) — a statement's
     opening balances, a sum over the months before, need not satisfy that."""
     post(target, posting.kind, posting.amount_fen, posting.level, posting.from_, posting.promoter_id)
